@@ -116,16 +116,22 @@ CREATE INDEX notes_account_id ON notes (account_id, pinned) WHERE deleted_at IS 
 
 -- Full-text search over notes: an external-content FTS5 index kept by triggers.
 CREATE VIRTUAL TABLE notes_fts USING fts5(title, body, content='notes', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+-- +goose StatementBegin
 CREATE TRIGGER notes_fts_insert AFTER INSERT ON notes BEGIN
     INSERT INTO notes_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
 END;
+-- +goose StatementEnd
+-- +goose StatementBegin
 CREATE TRIGGER notes_fts_update AFTER UPDATE ON notes BEGIN
     INSERT INTO notes_fts (notes_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
     INSERT INTO notes_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
 END;
+-- +goose StatementEnd
+-- +goose StatementBegin
 CREATE TRIGGER notes_fts_delete AFTER DELETE ON notes BEGIN
     INSERT INTO notes_fts (notes_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
 END;
+-- +goose StatementEnd
 
 CREATE TABLE note_revisions (
     id         TEXT PRIMARY KEY,
@@ -155,12 +161,16 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_entity ON audit_events (entity_type, entity_id);
 CREATE INDEX audit_events_actor ON audit_events (actor_id);
 CREATE INDEX audit_events_at ON audit_events (at);
+-- +goose StatementBegin
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only');
 END;
+-- +goose StatementEnd
+-- +goose StatementBegin
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only');
 END;
+-- +goose StatementEnd
 
 -- +goose Down
 DROP TABLE audit_events;

@@ -1,0 +1,302 @@
+// Command keycare runs the Keycare service and its administrative commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+
+	"github.com/keycare/keycare"
+	"github.com/keycare/keycare/accounts"
+	"github.com/keycare/keycare/api"
+	"github.com/keycare/keycare/audit"
+	"github.com/keycare/keycare/internal/database"
+	"github.com/keycare/keycare/internal/jobs"
+	"github.com/keycare/keycare/migrations"
+	"github.com/keycare/keycare/team"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "dev"
+
+func main() {
+	// Keycare works in UTC everywhere; the database driver then hands back UTC times too.
+	time.Local = time.UTC
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "keycare:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: keycare [command]
+
+commands:
+  serve                     run the API and background jobs (default)
+  migrate                   apply database migrations and exit
+  users add --name N --email E --role R
+                            add a team member; prints their API token on the last line
+  import revenue FILE       import revenue rows from a CSV or JSON file (all or nothing)
+  version                   print the version
+`
+
+// run dispatches a command line. It is main without the process: tests call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		m := &Main{Config: cfg, Log: log, Stdout: stdout}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		log.Info("shutting down")
+		return m.Close()
+	case "migrate":
+		db, err := openAndMigrate(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		return db.Close()
+	case "users":
+		if len(args) == 0 || args[0] != "add" {
+			return errors.New("usage: keycare users add --name N --email E --role R")
+		}
+		return usersAdd(ctx, cfg, log, args[1:], stdout)
+	case "import":
+		if len(args) != 2 || args[0] != "revenue" {
+			return errors.New("usage: keycare import revenue FILE")
+		}
+		return importRevenue(ctx, cfg, log, args[1], stdout)
+	case "version":
+		fmt.Fprintln(stdout, "keycare", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+// Main is a running Keycare: the database, the job queue and the HTTP API.
+// Tests start one on 127.0.0.1:0 exactly as production does.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+	Stdout io.Writer // where the first-run admin token is printed
+
+	DB   *database.DB
+	Jobs *jobs.Queue
+	API  *api.Server
+
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+}
+
+// Run opens and migrates the database, bootstraps the first admin, starts
+// the jobs and starts serving HTTP. It returns once the listener is open.
+func (m *Main) Run(ctx context.Context) error {
+	if err := os.MkdirAll(m.Config.DataDir, 0o750); err != nil {
+		return err
+	}
+	if _, err := m.Config.secretKey(); err != nil {
+		return err
+	}
+	db, err := openAndMigrate(ctx, m.Config, m.Log)
+	if err != nil {
+		return err
+	}
+	m.DB = db
+
+	teamSvc := team.NewService(db.Gorm)
+	token, created, err := teamSvc.Bootstrap(ctx, m.Config.AdminEmail)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if created {
+		fmt.Fprintf(m.Stdout, "Created the first admin (%s). Its API token, shown only this once:\n%s\n", m.Config.AdminEmail, token)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &audit.ExportWorker{DB: db.Gorm, Dir: filepath.Join(m.Config.DataDir, "audit-export")})
+	m.Jobs, err = jobs.New(db, m.Log, jobs.Config{Workers: workers, PeriodicJobs: []*river.PeriodicJob{audit.NightlyExport()}})
+	if err != nil {
+		return err
+	}
+	// The signal cancels ctx; jobs must outlive it so Close can stop them gracefully.
+	if err := m.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.API = api.New(api.Config{RateLimit: m.Config.RateLimit, RateBurst: m.Config.RateBurst, TrustedProxies: m.Config.TrustedProxies}, api.Deps{
+		Log: m.Log, Accounts: accounts.NewStore(db), Team: teamSvc, Audit: audit.NewLog(db.Gorm),
+		Ready: db.Ping, Registry: reg,
+	})
+
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (KEYCARE_ADDR): %w", m.Config.Addr, err)
+	}
+	m.http = &http.Server{
+		Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.listener) }()
+	m.Log.Info("keycare started", "addr", m.listener.Addr().String(), "database", db.Dialect, "version", Version)
+	return nil
+}
+
+// Addr is the address the API listens on.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Close shuts down in order: stop taking requests and finish those in
+// flight, let running jobs finish (or hand them back), close the database.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if m.http != nil {
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.Jobs != nil {
+		if err := m.Jobs.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("jobs stop: %w", err))
+		}
+	}
+	if m.DB != nil {
+		if err := m.DB.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func openAndMigrate(ctx context.Context, cfg Config, log *slog.Logger) (*database.DB, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.DataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	n, err := migrations.Up(ctx, db.SQL, db.Dialect)
+	if err == nil {
+		err = jobs.Migrate(ctx, db)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if n > 0 {
+		log.Info("migrated", "database", db.Dialect, "applied", n)
+	}
+	return db, nil
+}
+
+func usersAdd(ctx context.Context, cfg Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("users add", flag.ContinueOnError)
+	var in team.NewUser
+	var tg string
+	fs.StringVar(&in.Name, "name", "", "full name")
+	fs.StringVar(&in.Email, "email", "", "email address")
+	fs.StringVar(&in.Role, "role", keycare.RoleManager, "admin, lead, manager, product or viewer")
+	fs.StringVar(&tg, "telegram", "", "Telegram username (optional)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if tg != "" {
+		in.TelegramUsername = &tg
+	}
+	db, err := openAndMigrate(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx = keycare.WithActor(ctx, keycare.SystemActor)
+	svc := team.NewService(db.Gorm)
+	u, err := svc.Create(ctx, in)
+	if err != nil {
+		return cliError(err)
+	}
+	token, err := svc.IssueToken(ctx, u.ID, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Added %s <%s> as %s (id %s). API token:\n%s\n", u.Name, u.Email, u.Role, u.ID, token)
+	return nil
+}
+
+func importRevenue(ctx context.Context, cfg Config, log *slog.Logger, path string, stdout io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var rows []accounts.ImportRow
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		err = api.DecodeJSON(f, &rows)
+	} else {
+		rows, err = api.DecodeImportCSV(f)
+	}
+	if err != nil {
+		return cliError(err)
+	}
+	db, err := openAndMigrate(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := accounts.NewStore(db).ImportRevenue(keycare.WithActor(ctx, keycare.SystemActor), rows)
+	if err != nil {
+		return cliError(err)
+	}
+	fmt.Fprintf(stdout, "imported %d rows: %d created, %d updated, %d unchanged\n", res.Rows, res.Created, res.Updated, res.Unchanged)
+	return nil
+}
+
+// cliError spells out every field error, one per line.
+func cliError(err error) error {
+	var kerr *keycare.Error
+	if !errors.As(err, &kerr) || len(kerr.Fields) == 0 {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("refused, nothing written:")
+	for _, f := range kerr.Fields {
+		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+	}
+	return errors.New(b.String())
+}
