@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,19 +23,19 @@ func decodeImport(c echo.Context) ([]accounts.ImportRow, error) {
 	if mt == "text/csv" {
 		return DecodeImportCSV(c.Request().Body)
 	}
-	var rows []accounts.ImportRow
-	if err := bind(c, &rows); err != nil {
-		var kerr *keycare.Error
-		if errors.As(err, &kerr) {
-			for i := range kerr.Fields {
-				if kerr.Fields[i].Field != "body" {
-					kerr.Fields[i].Field = "rows." + kerr.Fields[i].Field
-				}
-			}
-		}
+	// Decode row by row so an error names its row: rows[3].amount.
+	var raw []json.RawMessage
+	if err := bind(c, &raw); err != nil {
 		return nil, err
 	}
-	return rows, nil
+	rows := make([]accounts.ImportRow, len(raw))
+	var v keycare.Validation
+	for i, r := range raw {
+		if err := v.Merge(fmt.Sprintf("rows[%d]", i), DecodeJSON(bytes.NewReader(r), &rows[i])); err != nil {
+			return nil, err
+		}
+	}
+	return rows, v.Err()
 }
 
 // DecodeImportCSV reads revenue rows from CSV with a header naming the columns

@@ -37,7 +37,7 @@ func (s *Server) routes() {
 	// Revenue ledger.
 	s.handle(http.MethodGet, "/accounts/:id/revenue", s.listRevenue, onAccount(portfolio))
 	s.handle(http.MethodPut, "/accounts/:id/revenue/:month", s.putRevenue, onAccount(careTeam))
-	s.handle(http.MethodPost, "/revenue/import", s.importRevenue, withLimit(leads, "20M"))
+	s.handle(http.MethodPost, "/revenue/import", s.importRevenue, withLimit(leads, "20MiB"))
 
 	// Service inventory.
 	s.handle(http.MethodGet, "/accounts/:id/services", s.listServices, onAccount(portfolio))

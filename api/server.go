@@ -46,9 +46,9 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	echo  *echo.Echo
-	deps  Deps
-	cfg   Config
+	echo    *echo.Echo
+	deps    Deps
+	cfg     Config
 	rules   map[string]rule // "GET /api/v1/accounts/:id" → its rule
 	limiter middleware.RateLimiterStore
 }
@@ -119,17 +119,26 @@ var (
 	ruleString = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note"}
 )
 
+// defaultBodyLimit bounds every request body but the imports' (SPEC §6).
+const defaultBodyLimit = "1MiB"
+
+func (r rule) limit() string {
+	if r.bodyLimit == "" {
+		return defaultBodyLimit
+	}
+	return r.bodyLimit
+}
+
+// rootPaths are served outside /api/v1, where probes and scrapers expect them.
+var rootPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 // handle registers a route with its rule. It is the only way routes are added.
 func (s *Server) handle(method, path string, h echo.HandlerFunc, r rule) {
-	full := path
-	if !strings.HasPrefix(path, "/healthz") && !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/metrics") {
-		full = Prefix + path
+	full := Prefix + path
+	if rootPaths[path] {
+		full = path
 	}
-	limit := r.bodyLimit
-	if limit == "" {
-		limit = "1M"
-	}
-	mw := []echo.MiddlewareFunc{middleware.BodyLimit(limit)}
+	mw := []echo.MiddlewareFunc{middleware.BodyLimit(r.limit())}
 	if !r.public {
 		mw = append(mw, s.authenticate, s.rateLimit(), s.authorize(r))
 	}

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // time zones work on machines without a zoneinfo database
@@ -115,9 +116,11 @@ type Main struct {
 	Jobs *jobs.Queue
 	API  *api.Server
 
-	http     *http.Server
-	listener net.Listener
-	served   chan error
+	http      *http.Server
+	listener  net.Listener
+	served    chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Run opens and migrates the database, bootstraps the first admin, starts
@@ -182,7 +185,13 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 
 // Close shuts down in order: stop taking requests and finish those in
 // flight, let running jobs finish (or hand them back), close the database.
+// Calling it again returns the first result.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	var errs []error
