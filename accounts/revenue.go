@@ -217,18 +217,17 @@ func (s *Store) ImportRevenue(ctx context.Context, rows []ImportRow) (*ImportRes
 			}
 			cur := r.Currency
 			if cur == "" && acc != nil {
-				cur = acc.currency
+				cur = acc.currency // an unresolved account already has its error
 			}
-			if !keycare.ValidCurrency(cur) {
+			if cur != "" && !keycare.ValidCurrency(cur) {
 				v.Add(field("currency"), "must be an ISO 4217 currency code, e.g. EUR")
 				ok = false
 			}
 			minor, err := ParseAmount(field("amount"), r.Amount, cur)
-			if err != nil {
-				_ = v.Merge("", err)
-				ok = false
+			if err := v.Merge("", err); err != nil {
+				return err
 			}
-			if !ok {
+			if !ok || err != nil {
 				continue
 			}
 			key := [2]string{acc.id, r.Month}

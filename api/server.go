@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -81,8 +82,20 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Log.Error("panic", "error", err, "route", c.Path(), "stack", string(stack))
 		return err
 	}}))
+	e.Use(wellFormedQuery)
 	s.routes()
 	return s
+}
+
+// wellFormedQuery refuses a query string that does not parse: otherwise its
+// parameters would be dropped silently and a filter would quietly not apply.
+func wellFormedQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+			return keycare.Invalid("query", "is not a well-formed query string")
+		}
+		return next(c)
+	}
 }
 
 // Handler returns the HTTP handler.

@@ -285,19 +285,20 @@ func round1(f float64) float64 { return math.Round(f*10) / 10 }
 
 // usage is a snapshot of what the process and machine spent.
 type usage struct {
-	at            time.Time
-	procCPU       time.Duration
-	self, pg, all schedStat
-	gc            uint32
-	pause         uint64
-	alloc         uint64
-	sqlStatement  int64
+	at           time.Time
+	procCPU      time.Duration
+	self, pg     schedStat
+	all          map[string]int64
+	gc           uint32
+	pause        uint64
+	alloc        uint64
+	sqlStatement int64
 }
 
 func snapshot(sqlCounter *atomic.Int64) usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: selfSched(), pg: postgresSched(benchDBName), all: allSched()}
+	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: selfSched(), pg: postgresSched(benchDBName), all: allTasks()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -315,7 +316,7 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 	r.ProcessWait = per(u.self.wait - before.self.wait)
 	r.PostgresCPU = per(u.pg.run - before.pg.run)
 	r.PostgresWait = per(u.pg.wait - before.pg.wait)
-	r.OtherCPU = per((u.all.run - before.all.run) - (u.self.run - before.self.run) - (u.pg.run - before.pg.run))
+	r.OtherCPU = per(max(cpuSince(before.all, u.all)-(u.self.run-before.self.run)-(u.pg.run-before.pg.run), 0))
 	r.GCs = u.gc - before.gc
 	r.GCPauseTotalMs = ms(time.Duration(u.pause - before.pause))
 	if n > 0 {
@@ -355,9 +356,9 @@ func selfSched() schedStat {
 	return s
 }
 
-// allSched sums every thread on the machine.
-func allSched() schedStat {
-	var s schedStat
+// allTasks returns the CPU time of every thread on the machine by "pid/tid".
+func allTasks() map[string]int64 {
+	m := map[string]int64{}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		if c := p.Name()[0]; c < '0' || c > '9' {
@@ -366,12 +367,21 @@ func allSched() schedStat {
 		tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
 		for _, t := range tasks {
 			if x, ok := readSched("/proc/" + p.Name() + "/task/" + t.Name() + "/schedstat"); ok {
-				s.run += x.run
-				s.wait += x.wait
+				m[p.Name()+"/"+t.Name()] = x.run
 			}
 		}
 	}
-	return s
+	return m
+}
+
+// cpuSince is the CPU time every thread spent between two allTasks
+// snapshots; threads that exited in between are missed.
+func cpuSince(before, after map[string]int64) int64 {
+	var n int64
+	for k, v := range after {
+		n += v - before[k]
+	}
+	return n
 }
 
 // benchDBName is the database whose backends postgresSched sums.

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// access is what the matrix expects of a route, written here independently of
+// api/routes.go so that a wrong rule there fails this test.
+type access struct {
+	roles string // who may call it: a=admin l=lead m=manager p=product v=viewer; "*" = public, no token
+	owned bool   // the path names an object: a manager who neither owns nor backs it up gets 404
+}
+
+// matrix lists every route Keycare serves. A route missing here fails the test.
+var matrix = map[string]access{
+	"GET /healthz":                              {roles: "*"},
+	"GET /readyz":                               {roles: "*"},
+	"GET /metrics":                              {roles: "*"},
+	"GET /api/v1/openapi.json":                  {roles: "*"},
+	"GET /api/v1/me":                            {roles: "almpv"},
+	"GET /api/v1/users":                         {roles: "a"},
+	"POST /api/v1/users":                        {roles: "a"},
+	"GET /api/v1/users/:id":                     {roles: "a"},
+	"PATCH /api/v1/users/:id":                   {roles: "a"},
+	"POST /api/v1/users/:id/tokens":             {roles: "a"},
+	"GET /api/v1/accounts":                      {roles: "almp"},
+	"POST /api/v1/accounts":                     {roles: "al"},
+	"GET /api/v1/accounts/:id":                  {roles: "almp", owned: true},
+	"PATCH /api/v1/accounts/:id":                {roles: "alm", owned: true},
+	"DELETE /api/v1/accounts/:id":               {roles: "al", owned: true},
+	"GET /api/v1/accounts/:id/contacts":         {roles: "alm", owned: true},
+	"POST /api/v1/accounts/:id/contacts":        {roles: "alm", owned: true},
+	"GET /api/v1/accounts/:id/contacts/:cid":    {roles: "alm", owned: true},
+	"PATCH /api/v1/accounts/:id/contacts/:cid":  {roles: "alm", owned: true},
+	"DELETE /api/v1/accounts/:id/contacts/:cid": {roles: "alm", owned: true},
+	"GET /api/v1/accounts/:id/revenue":          {roles: "almp", owned: true},
+	"PUT /api/v1/accounts/:id/revenue/:month":   {roles: "alm", owned: true},
+	"POST /api/v1/revenue/import":               {roles: "al"},
+	"GET /api/v1/accounts/:id/services":         {roles: "almp", owned: true},
+	"POST /api/v1/accounts/:id/services":        {roles: "alm", owned: true},
+	"GET /api/v1/accounts/:id/services/:sid":    {roles: "almp", owned: true},
+	"PATCH /api/v1/accounts/:id/services/:sid":  {roles: "alm", owned: true},
+	"DELETE /api/v1/accounts/:id/services/:sid": {roles: "alm", owned: true},
+	"GET /api/v1/accounts/:id/notes":            {roles: "alm", owned: true},
+	"POST /api/v1/accounts/:id/notes":           {roles: "alm", owned: true},
+	"GET /api/v1/notes":                         {roles: "alm"},
+	"POST /api/v1/notes":                        {roles: "alm"},
+	"GET /api/v1/notes/:nid":                    {roles: "alm", owned: true},
+	"PATCH /api/v1/notes/:nid":                  {roles: "alm", owned: true},
+	"DELETE /api/v1/notes/:nid":                 {roles: "alm", owned: true},
+	"GET /api/v1/notes/:nid/revisions":          {roles: "alm", owned: true},
+	"GET /api/v1/audit":                         {roles: "al"},
+}
+
+var roleLetters = map[byte]string{'a': "admin", 'l': "lead", 'm': "manager", 'p': "product", 'v': "viewer"}
+
+// world is the data the matrix acts on: one account owned by Boris, seen by
+// Anna, another manager, who must get 404 for everything in it.
+type world struct {
+	s       *service
+	tokens  map[string]string // role → token; the manager is Anna
+	boris   string            // owner of the account (user id)
+	borisTk string
+	account string
+	seq     atomic.Int64
+}
+
+func newWorld(t *testing.T, dialect string) *world {
+	s := start(t, dialect, nil)
+	w := &world{s: s, tokens: map[string]string{"admin": s.admin}}
+	for _, r := range []string{"lead", "manager", "product", "viewer"} {
+		_, w.tokens[r] = s.member(strings.ToUpper(r[:1])+r[1:], r)
+	}
+	w.boris, w.borisTk = s.member("Boris", "manager")
+	w.account = w.newAccount()
+	return w
+}
+
+func (w *world) next() int64 { return w.seq.Add(1) }
+
+func (w *world) newAccount() string {
+	a := w.s.must(201, "POST", "/api/v1/accounts", w.s.admin, map[string]any{"name": fmt.Sprintf("Borealis %d", w.next()), "currency": "EUR", "owner_id": w.boris, "external_ids": map[string]string{"crm": fmt.Sprintf("BOR-%d", w.seq.Load())}})
+	return a["id"].(string)
+}
+
+// params makes the path parameters for a route; routes that remove
+// something get a fresh object so every call finds one.
+func (w *world) params(route string) map[string]string {
+	fresh := strings.HasPrefix(route, "DELETE")
+	p := map[string]string{":id": w.account, ":month": "2026-10"}
+	if strings.Contains(route, "/users/:id") {
+		p[":id"] = w.boris
+	}
+	if fresh && route == "DELETE /api/v1/accounts/:id" {
+		p[":id"] = w.newAccount()
+	}
+	if strings.Contains(route, ":cid") {
+		c := w.s.must(201, "POST", "/api/v1/accounts/"+w.account+"/contacts", w.borisTk, map[string]any{"name": "Client Person"})
+		p[":cid"] = c["id"].(string)
+	}
+	if strings.Contains(route, ":sid") {
+		sv := w.s.must(201, "POST", "/api/v1/accounts/"+w.account+"/services", w.borisTk, map[string]any{"kind": "vm", "name": "db-1", "monthly_price": "10"})
+		p[":sid"] = sv["id"].(string)
+	}
+	if strings.Contains(route, ":nid") {
+		n := w.s.must(201, "POST", "/api/v1/accounts/"+w.account+"/notes", w.borisTk, map[string]any{"title": "Escalation path"})
+		p[":nid"] = n["id"].(string)
+	}
+	return p
+}
+
+// body is a valid body for a route, so an allowed call succeeds.
+func (w *world) body(route string) any {
+	n := w.next()
+	switch route {
+	case "POST /api/v1/users":
+		return map[string]any{"name": "New", "email": fmt.Sprintf("new%d@example.com", n), "role": "viewer"}
+	case "PATCH /api/v1/users/:id":
+		return map[string]any{"away": false}
+	case "POST /api/v1/accounts":
+		return map[string]any{"name": fmt.Sprintf("New %d", n), "currency": "USD"}
+	case "PATCH /api/v1/accounts/:id":
+		return map[string]any{"tags": []string{"vip"}}
+	case "POST /api/v1/accounts/:id/contacts":
+		return map[string]any{"name": "Olga"}
+	case "PATCH /api/v1/accounts/:id/contacts/:cid":
+		return map[string]any{"title": "CTO"}
+	case "PUT /api/v1/accounts/:id/revenue/:month":
+		return map[string]any{"amount": fmt.Sprintf("%d.00", 1000+n)}
+	case "POST /api/v1/revenue/import":
+		return []map[string]any{{"external_id": "BOR-1", "month": "2026-09", "amount": fmt.Sprintf("%d", n)}}
+	case "POST /api/v1/accounts/:id/services":
+		return map[string]any{"kind": "vm", "name": "web"}
+	case "PATCH /api/v1/accounts/:id/services/:sid":
+		return map[string]any{"quantity": 2}
+	case "POST /api/v1/accounts/:id/notes", "POST /api/v1/notes":
+		return map[string]any{"title": "Note"}
+	case "PATCH /api/v1/notes/:nid":
+		return map[string]any{"pinned": true}
+	}
+	return nil
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	each(t, func(t *testing.T, dialect string) {
+		w := newWorld(t, dialect)
+		rules := w.s.main.API.Rules()
+
+		// Every route echo serves has a rule, and every rule is in the matrix.
+		for _, r := range w.s.main.API.Routes() {
+			if _, ok := rules[r]; !ok {
+				t.Errorf("route %s was registered without an authorization rule", r)
+			}
+		}
+		var routes []string
+		for r := range rules {
+			if _, ok := matrix[r]; !ok {
+				t.Errorf("route %s is not in the authorization matrix: add what each role may do", r)
+			}
+			routes = append(routes, r)
+		}
+		for r := range matrix {
+			if _, ok := rules[r]; !ok {
+				t.Errorf("matrix names %s, which is not registered", r)
+			}
+		}
+		sort.Strings(routes)
+
+		for _, route := range routes {
+			want, ok := matrix[route]
+			if !ok {
+				continue
+			}
+			method, pattern, _ := strings.Cut(route, " ")
+			t.Run(strings.ReplaceAll(route, "/", "_"), func(t *testing.T) {
+				if want.roles != "*" {
+					if res := w.s.call(method, fill(pattern, w.params(route)), "", w.body(route)); res.Status != 401 {
+						t.Errorf("no token: %d, want 401", res.Status)
+					}
+				}
+				for _, letter := range []byte("almpv") {
+					role := roleLetters[letter]
+					res := w.s.call(method, fill(pattern, w.params(route)), w.tokens[role], w.body(route))
+					var expect string
+					switch {
+					case want.roles == "*":
+						expect = "2xx"
+					case !strings.ContainsRune(want.roles, rune(letter)):
+						expect = "403"
+					case want.owned && role == "manager":
+						expect = "404"
+					default:
+						expect = "2xx"
+					}
+					got := fmt.Sprint(res.Status)
+					if expect == "2xx" && res.Status >= 200 && res.Status < 300 {
+						got = "2xx"
+					}
+					if got != expect {
+						t.Errorf("%s as %s: %d, want %s: %s", route, role, res.Status, expect, res.Body)
+					}
+				}
+			})
+		}
+
+		// Lists never show a manager someone else's objects (team-wide notes
+		// are everyone's), and the owner does see them.
+		for _, path := range []string{"/api/v1/accounts", "/api/v1/notes?q=escalation", "/api/v1/notes?account=" + w.account, "/api/v1/accounts?owner=" + w.boris} {
+			res := w.s.call("GET", path, w.tokens["manager"], nil)
+			if res.Status == 200 && len(res.json(t)["items"].([]any)) != 0 || res.Status != 200 && res.Status != 404 {
+				t.Errorf("manager Anna lists %s: %d %s", path, res.Status, res.Body)
+			}
+			if body := w.s.must(200, "GET", path, w.borisTk, nil); len(body["items"].([]any)) == 0 {
+				t.Errorf("owner Boris lists nothing at %s", path)
+			}
+		}
+		// A backup sees the account like its owner does.
+		anna := w.s.must(200, "GET", "/api/v1/me", w.tokens["manager"], nil)["id"].(string)
+		w.s.must(200, "PATCH", "/api/v1/accounts/"+w.account, w.s.admin, map[string]any{"backup_id": anna})
+		w.s.must(200, "GET", "/api/v1/accounts/"+w.account, w.tokens["manager"], nil)
+		// Product sees the card without contact details or notes.
+		card := w.s.must(200, "GET", "/api/v1/accounts/"+w.account, w.tokens["product"], nil)
+		if _, ok := card["contacts"]; ok {
+			t.Error("product sees contacts")
+		}
+		if _, ok := card["notes"]; ok {
+			t.Error("product sees notes")
+		}
+	})
+}
+
+func fill(pattern string, params map[string]string) string {
+	parts := strings.Split(pattern, "/")
+	for i, p := range parts {
+		if v, ok := params[p]; ok {
+			parts[i] = v
+		}
+	}
+	return strings.Join(parts, "/")
+}
