@@ -58,6 +58,9 @@ func decodeError(err error) error {
 		return keycare.Invalid(field, "must be %s, not a JSON %s", jsonKind(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if name == "" {
+			return keycare.Invalid("body", "has a field with an empty name")
+		}
 		return keycare.Invalid(name, "is not a field of this request")
 	}
 	var kerr *keycare.Error

@@ -275,7 +275,6 @@ func run(ctx context.Context, o options) (*Report, error) {
 	runtime.GC()
 	progress("card: %s at %.0f/s", o.Duration, o.Rate)
 	cardPhase := mk("card", o.Duration, cardH, cardReq, verifyCard)
-	var stopProfile func()
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
 		if err != nil {
@@ -286,13 +285,10 @@ func run(ctx context.Context, o options) (*Report, error) {
 				progress("cpuprofile: %v", err)
 			}
 		}
-		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		cardPhase.OnStopped = func() { pprof.StopCPUProfile(); f.Close() }
 		rep.CPUProfile = o.CPUProfile
 	}
 	rep.Card = cardPhase.run(ctx, sqlCount)
-	if stopProfile != nil {
-		stopProfile()
-	}
 	if o.MemProfile != "" {
 		if f, err := os.Create(o.MemProfile); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(f, 0)

@@ -55,6 +55,7 @@ commands:
   users add --name N --email E --role R
                             add a team member; prints their API token on the last line
   import revenue FILE       import revenue rows from a CSV or JSON file (all or nothing)
+  healthcheck               exit 0 if the local service answers /readyz (for container probes)
   version                   print the version
 `
 
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "version":
 		fmt.Fprintln(stdout, "keycare", Version)
 		return nil
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -308,4 +311,31 @@ func cliError(err error) error {
 		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
 	}
 	return errors.New(b.String())
+}
+
+// healthcheck asks the service on KEYCARE_ADDR whether it is ready; container
+// images have no curl, so the binary probes itself.
+func healthcheck(ctx context.Context, cfg Config) error {
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("KEYCARE_ADDR: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s", res.Status)
+	}
+	return nil
 }
