@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,26 @@ type service struct {
 	t     *testing.T
 	main  *Main
 	base  string
-	admin string // the bootstrap admin's token
+	admin string        // the bootstrap admin's token
+	logs  *syncedBuffer // everything the service logged
+}
+
+// syncedBuffer collects log lines written from many goroutines.
+type syncedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // start runs Keycare on 127.0.0.1:0 over a fresh database of dialect.
@@ -42,7 +62,8 @@ func start(t *testing.T, dialect string, tweak func(*Config)) *service {
 		tweak(&cfg)
 	}
 	var out bytes.Buffer
-	m := &Main{Config: cfg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Stdout: &out}
+	logs := &syncedBuffer{}
+	m := &Main{Config: cfg, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: &out}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		t.Fatal(err)
@@ -53,7 +74,7 @@ func start(t *testing.T, dialect string, tweak func(*Config)) *service {
 		}
 	})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return &service{t: t, main: m, base: "http://" + m.Addr(), admin: lines[len(lines)-1]}
+	return &service{t: t, main: m, base: "http://" + m.Addr(), admin: lines[len(lines)-1], logs: logs}
 }
 
 // response is what a call got back.
@@ -224,6 +245,16 @@ func TestReadmeWalkthrough(t *testing.T) {
 		list := s.must(200, "GET", "/api/v1/accounts", s.admin, nil)
 		if n := len(list["items"].([]any)); n != 0 {
 			t.Errorf("archived account still listed")
+		}
+		// Logs never carry a token, a phone number, a search query or note text.
+		logs := s.logs.String()
+		for _, secret := range []string{s.admin, mgr, "+79001234567", "900 123", "invoice", "finance@acme"} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("the log contains %q", secret)
+			}
+		}
+		if !strings.Contains(logs, `"request_id"`) {
+			t.Error("log lines carry no request id")
 		}
 		// Metrics carry the route template, never the id.
 		m := s.call("GET", "/metrics", "", nil)

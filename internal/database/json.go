@@ -56,3 +56,9 @@ func (j JSON) MarshalJSON() ([]byte, error) {
 	}
 	return j, nil
 }
+
+// UnmarshalJSON implements json.Unmarshaler: the value is kept as raw JSON.
+func (j *JSON) UnmarshalJSON(b []byte) error {
+	*j = append((*j)[:0], b...)
+	return nil
+}
