@@ -1,0 +1,389 @@
+package chats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm"
+
+	"github.com/keycare/keycare"
+	"github.com/keycare/keycare/audit"
+)
+
+// Workers are the chat jobs: creating and adopting groups and sending replies.
+type Workers struct {
+	Store       *Store
+	Transport   Transport
+	Log         *slog.Logger
+	CompanyName string        // the group title is "{account} × {company}"
+	DailyCap    int           // group creations per day (SPEC §7: about 50)
+	HistoryCap  int           // messages imported when adopting a group
+	Pause       time.Duration // how long sending stops after PEER_FLOOD or a revoked session
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+	pauseReason string
+}
+
+// Register adds the chat workers to w.
+func (cw *Workers) Register(w *river.Workers) {
+	river.AddWorker(w, &sendWorker{cw: cw})
+	river.AddWorker(w, &createWorker{cw: cw})
+	river.AddWorker(w, &adoptWorker{cw: cw})
+}
+
+// paused reports whether sending is stopped, and why.
+func (cw *Workers) paused() (bool, string) {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	return time.Now().Before(cw.pausedUntil), cw.pauseReason
+}
+
+// stop halts all sending for cw.Pause and raises an alert: no wait helps
+// PEER_FLOOD or a revoked session, so retrying would only dig deeper.
+func (cw *Workers) stop(ctx context.Context, err error) {
+	pause := cw.Pause
+	if pause <= 0 {
+		pause = time.Hour
+	}
+	cw.mu.Lock()
+	cw.pausedUntil, cw.pauseReason = time.Now().Add(pause), err.Error()
+	cw.mu.Unlock()
+	cw.alert(ctx, "telegram.sending_stopped", "", err)
+}
+
+// alert records a Telegram problem people must act on: in the log at error
+// level and in the audit log, where leads look.
+func (cw *Workers) alert(ctx context.Context, action, chatID string, err error) {
+	cw.Log.Error("telegram alert", "action", action, "chat_id", chatID, "error", err)
+	ctx = keycare.WithActor(ctx, keycare.Actor{Kind: keycare.ActorTelegram})
+	_ = audit.Record(ctx, cw.Store.db, action, "chat", chatID, nil, map[string]string{"error": err.Error()})
+}
+
+type sendWorker struct {
+	river.WorkerDefaults[SendArgs]
+	cw *Workers
+}
+
+// Work posts one pending message. Its random_id was fixed when it was
+// queued, so a retry after a lost answer cannot post it twice.
+func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
+	db := w.cw.Store.db.WithContext(ctx)
+	var m messageRow
+	if err := db.Where("id = ?", job.Args.MessageID).Take(&m).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return river.JobCancel(fmt.Errorf("message %s is gone", job.Args.MessageID))
+		}
+		return err
+	}
+	if m.Status != MessagePending {
+		return nil
+	}
+	var c chatRow
+	if err := db.Where("id = ?", m.ChatID).Take(&c).Error; err != nil {
+		return err
+	}
+	if c.Status != StatusActive || c.ChannelID == nil {
+		return w.fail(ctx, &m, fmt.Sprintf("the chat is %s", c.Status))
+	}
+	if stopped, why := w.cw.paused(); stopped {
+		return w.fail(ctx, &m, "sending is stopped: "+why)
+	}
+	g := Group{ChannelID: *c.ChannelID}
+	if c.AccessHash != nil {
+		g.AccessHash = *c.AccessHash
+	}
+	replyTo := 0
+	if m.ReplyTo != nil {
+		replyTo = *m.ReplyTo
+	}
+	id, err := w.cw.Transport.Send(ctx, g, m.Text, replyTo, *m.RandomID)
+	if err == nil {
+		return w.cw.Store.ConfirmSent(ctx, *m.RandomID, id, time.Now())
+	}
+	var te *TransportError
+	errors.As(err, &te)
+	switch TransportKind(err) {
+	case ErrFloodWait:
+		return river.JobSnooze(te.Wait + time.Second)
+	case ErrPeerFlood, ErrUnauthorized:
+		w.cw.stop(ctx, err)
+		return w.fail(ctx, &m, err.Error())
+	case ErrNoAccess:
+		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusLostAccess, "last_error": err.Error(), "updated_at": time.Now().UTC()}).Error; err != nil {
+			return err
+		}
+		w.cw.alert(ctx, "chat.lost_access", c.ID, err)
+		return w.fail(ctx, &m, err.Error())
+	case ErrBadRequest:
+		return w.fail(ctx, &m, err.Error())
+	}
+	if job.Attempt >= job.MaxAttempts {
+		return w.fail(ctx, &m, err.Error())
+	}
+	return err // temporary: River retries with backoff, same random_id
+}
+
+func (w *sendWorker) fail(ctx context.Context, m *messageRow, reason string) error {
+	return w.cw.Store.db.WithContext(ctx).Model(&messageRow{}).Where("id = ? AND status = ?", m.ID, MessagePending).
+		Updates(map[string]any{"status": MessageFailed, "error": reason}).Error
+}
+
+type createWorker struct {
+	river.WorkerDefaults[CreateChatArgs]
+	cw *Workers
+}
+
+// Work creates an account's group step by step. Each step is saved as it
+// succeeds, so a retry resumes where the last attempt stopped; the group id
+// is saved right after creation, so a retry never makes a second group.
+func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs]) error {
+	db := w.cw.Store.db.WithContext(ctx)
+	var c chatRow
+	if err := db.Where("id = ?", job.Args.ChatID).Take(&c).Error; err != nil {
+		return err
+	}
+	if c.Status != StatusCreating {
+		return nil
+	}
+	acc, err := w.account(ctx, c.AccountID)
+	if err != nil {
+		return err
+	}
+	if c.ChannelID == nil {
+		if n, err := w.createdToday(ctx); err != nil {
+			return err
+		} else if w.cw.DailyCap > 0 && n >= w.cw.DailyCap {
+			tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+			return river.JobSnooze(time.Until(tomorrow) + time.Minute)
+		}
+		title := acc.Name
+		if w.cw.CompanyName != "" {
+			title = acc.Name + " × " + w.cw.CompanyName
+		}
+		g, err := w.cw.Transport.CreateGroup(ctx, title, "Keycare "+c.ID)
+		if err != nil {
+			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		}
+		c.ChannelID, c.AccessHash, c.Title = &g.ChannelID, &g.AccessHash, g.Title
+		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "updated_at": time.Now().UTC()}).Error; err != nil {
+			return err
+		}
+	}
+	g := Group{ChannelID: *c.ChannelID, AccessHash: deref(c.AccessHash), Title: c.Title}
+	team, clients := w.people(ctx, acc)
+	if _, err := w.cw.Transport.Invite(ctx, g, append(team, clients...)); err != nil {
+		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+	}
+	for _, p := range team {
+		if err := w.cw.Transport.MakeAdmin(ctx, g, p); err != nil {
+			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		}
+	}
+	link := c.InviteLink
+	if link == "" {
+		if link, err = w.cw.Transport.ExportInvite(ctx, g); err != nil {
+			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		}
+		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Update("invite_link", link).Error; err != nil {
+			return err
+		}
+	}
+	// The welcome's random_id derives from the chat, so every retry is the same post.
+	if _, err := w.cw.Transport.Send(ctx, g, welcome(acc), 0, stableID("welcome:"+c.ID)); err != nil {
+		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+	}
+	now := time.Now().UTC()
+	if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusActive, "last_error": "", "updated_at": now}).Error; err != nil {
+		return err
+	}
+	return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), db, "chat.active", "chat", c.ID, nil, map[string]any{"channel_id": *c.ChannelID})
+}
+
+type adoptWorker struct {
+	river.WorkerDefaults[AdoptChatArgs]
+	cw *Workers
+}
+
+// Work joins (or finds) an existing group and imports its recent history,
+// then mirrors it like a group Keycare created.
+func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) error {
+	db := w.cw.Store.db.WithContext(ctx)
+	var c chatRow
+	if err := db.Where("id = ?", job.Args.ChatID).Take(&c).Error; err != nil {
+		return err
+	}
+	if c.Status != StatusCreating {
+		return nil
+	}
+	var g Group
+	var err error
+	if job.Args.InviteLink != "" {
+		g, err = w.cw.Transport.JoinByInvite(ctx, job.Args.InviteLink)
+	} else {
+		g, err = w.cw.Transport.ResolveGroup(ctx, job.Args.ChannelID)
+	}
+	if err != nil {
+		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+	}
+	res := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "status": StatusActive, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return w.markFailed(ctx, &c, "that group is already linked to another account")
+	}
+	limit := w.cw.HistoryCap
+	if limit <= 0 {
+		limit = 1000
+	}
+	before := 0
+	for imported := 0; imported < limit; {
+		batch, err := w.cw.Transport.History(ctx, g, before, min(100, limit-imported))
+		if err != nil {
+			return err // the chat is active; a retry resumes the import idempotently
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, m := range batch {
+			if err := w.cw.Store.StoreMessage(ctx, m); err != nil {
+				return err
+			}
+			before = m.MessageID
+		}
+		imported += len(batch)
+	}
+	return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), db, "chat.active", "chat", c.ID, nil, map[string]any{"channel_id": g.ChannelID, "origin": "adopted"})
+}
+
+// transportFailure decides what a refused step means for a chat being set up.
+func (w *createWorker) transportFailure(ctx context.Context, last bool, c *chatRow, err error) error {
+	return transportFailure(ctx, w.cw, last, c, err)
+}
+
+func (w *adoptWorker) transportFailure(ctx context.Context, last bool, c *chatRow, err error) error {
+	return transportFailure(ctx, w.cw, last, c, err)
+}
+
+func (w *adoptWorker) markFailed(ctx context.Context, c *chatRow, reason string) error {
+	return markFailed(ctx, w.cw, c, reason)
+}
+
+func transportFailure(ctx context.Context, cw *Workers, last bool, c *chatRow, err error) error {
+	var te *TransportError
+	errors.As(err, &te)
+	switch TransportKind(err) {
+	case ErrFloodWait:
+		return river.JobSnooze(te.Wait + time.Second)
+	case ErrPeerFlood, ErrUnauthorized, ErrTooManyChats, ErrBadRequest, ErrNoAccess:
+		cw.alert(ctx, "chat.failed", c.ID, err)
+		return markFailed(ctx, cw, c, err.Error())
+	}
+	if last {
+		return markFailed(ctx, cw, c, err.Error())
+	}
+	return err
+}
+
+func markFailed(ctx context.Context, cw *Workers, c *chatRow, reason string) error {
+	return cw.Store.db.WithContext(ctx).Model(&chatRow{}).Where("id = ?", c.ID).
+		Updates(map[string]any{"status": StatusFailed, "last_error": reason, "updated_at": time.Now().UTC()}).Error
+}
+
+type accountInfo struct {
+	ID, Name  string
+	OwnerID   *string
+	BackupID  *string
+	OwnerName *string
+}
+
+func (w *createWorker) account(ctx context.Context, id string) (*accountInfo, error) {
+	var a accountInfo
+	err := w.cw.Store.db.WithContext(ctx).Table("accounts").
+		Select("accounts.id, accounts.name, accounts.owner_id, accounts.backup_id, users.name AS owner_name").
+		Joins("LEFT JOIN users ON users.id = accounts.owner_id").Where("accounts.id = ?", id).Take(&a).Error
+	return &a, err
+}
+
+// people are whom the group needs: the owner and backup (made admins) and
+// the account's contacts who have a Telegram username or id.
+func (w *createWorker) people(ctx context.Context, a *accountInfo) (team, clients []Person) {
+	db := w.cw.Store.db.WithContext(ctx)
+	for _, id := range []*string{a.OwnerID, a.BackupID} {
+		if id == nil {
+			continue
+		}
+		var u struct {
+			TelegramUsername *string
+			TelegramUserID   *int64
+		}
+		if db.Table("users").Select("telegram_username, telegram_user_id").Where("id = ?", *id).Take(&u).Error == nil {
+			if p := person(u.TelegramUserID, u.TelegramUsername); p != nil {
+				team = append(team, *p)
+			}
+		}
+	}
+	var cs []struct {
+		TelegramUsername string
+		TelegramUserID   *int64
+	}
+	db.Table("contacts").Select("telegram_username, telegram_user_id").Where("account_id = ? AND removed_at IS NULL", a.ID).Find(&cs)
+	for _, c := range cs {
+		u := c.TelegramUsername
+		if p := person(c.TelegramUserID, &u); p != nil {
+			clients = append(clients, *p)
+		}
+	}
+	return team, clients
+}
+
+func person(id *int64, username *string) *Person {
+	p := Person{}
+	if id != nil {
+		p.TelegramUserID = *id
+	}
+	if username != nil {
+		p.Username = *username
+	}
+	if p.TelegramUserID == 0 && p.Username == "" {
+		return nil
+	}
+	return &p
+}
+
+func (w *createWorker) createdToday(ctx context.Context) (int, error) {
+	var n int64
+	err := w.cw.Store.db.WithContext(ctx).Model(&chatRow{}).
+		Where("origin = ? AND channel_id IS NOT NULL AND created_at >= ?", "created", time.Now().UTC().Truncate(24*time.Hour)).Count(&n).Error
+	return int(n), err
+}
+
+// welcome introduces the account's owner, so the client knows who answers.
+func welcome(a *accountInfo) string {
+	if a.OwnerName != nil && *a.OwnerName != "" {
+		return fmt.Sprintf("Welcome! This is %s's dedicated support group. %s is your personal manager and will answer you right here; write any time.", a.Name, *a.OwnerName)
+	}
+	return fmt.Sprintf("Welcome! This is %s's dedicated support group. Write any time: our team answers right here.", a.Name)
+}
+
+// stableID derives a random_id from a key, so one logical post keeps one id.
+func stableID(key string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	v := int64(h.Sum64() &^ (1 << 63))
+	if v == 0 {
+		v = 1
+	}
+	return v
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

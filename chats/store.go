@@ -1,0 +1,393 @@
+package chats
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keycare/keycare"
+	"github.com/keycare/keycare/internal/database"
+)
+
+// chatRow is how a chat is stored.
+type chatRow struct {
+	ID         string
+	AccountID  string
+	Status     string
+	Origin     string
+	ChannelID  *int64
+	AccessHash *int64
+	Title      string
+	InviteLink string
+	LastError  string
+	Version    int
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ArchivedAt *time.Time
+}
+
+func (chatRow) TableName() string { return "chats" }
+
+// messageRow is how a message is stored.
+type messageRow struct {
+	ID                string
+	ChatID            string
+	AccountID         string
+	TelegramMessageID *int
+	RandomID          *int64
+	Side              string
+	SenderKind        string
+	SenderUserID      *string
+	SenderContactID   *string
+	SenderTelegramID  *int64
+	SenderName        string
+	Text              string
+	ReplyTo           *int
+	Media             database.JSON
+	Service           string
+	Status            string
+	Error             string
+	SentAt            *time.Time
+	EditedAt          *time.Time
+	DeletedAt         *time.Time
+	CreatedAt         time.Time
+}
+
+func (messageRow) TableName() string { return "messages" }
+
+type messageVersion struct {
+	ID         string
+	MessageID  string
+	Text       string
+	EditedAt   *time.Time
+	ReplacedAt time.Time
+}
+
+func (messageVersion) TableName() string { return "message_versions" }
+
+type memberRow struct {
+	ChatID         string
+	TelegramUserID int64
+	Name           string
+	Username       string
+	Kind           string
+	UserID         *string
+	ContactID      *string
+	JoinedAt       time.Time
+	LeftAt         *time.Time
+}
+
+func (memberRow) TableName() string { return "chat_members" }
+
+// Message statuses.
+const (
+	MessageReceived = "received"
+	MessagePending  = "pending"
+	MessageSent     = "sent"
+	MessageFailed   = "failed"
+)
+
+// Store keeps chats and their messages. It implements Mirror.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore returns a chat store on db.
+func NewStore(db *database.DB) *Store { return &Store{db: db.Gorm} }
+
+var _ Mirror = (*Store)(nil)
+
+// chatByChannel finds the mirrored chat of a Telegram channel; nil if Keycare
+// does not mirror it (unknown, or archived: archived chats are not mirrored).
+func chatByChannel(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow, error) {
+	var c chatRow
+	err := tx.WithContext(ctx).Where("channel_id = ? AND status IN ?", channelID, []string{StatusActive, StatusCreating, StatusLostAccess}).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return &c, err
+}
+
+// StoreMessage implements Mirror.
+func (s *Store) StoreMessage(ctx context.Context, m InboundMessage) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c, err := chatByChannel(ctx, tx, m.ChannelID)
+		if err != nil || c == nil {
+			return err
+		}
+		var existing messageRow
+		err = tx.Where("chat_id = ? AND telegram_message_id = ?", c.ID, m.MessageID).Take(&existing).Error
+		switch {
+		case err == nil:
+			return applyEdit(ctx, tx, &existing, m) // redelivery, or a newer edit of a known message
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return err
+		}
+		if m.Out {
+			// Keycare's own post whose push came before the send job saw its id:
+			// attach the id to the pending row instead of storing it twice.
+			res := tx.Model(&messageRow{}).
+				Where("id = (SELECT id FROM messages WHERE chat_id = ? AND telegram_message_id IS NULL AND status = ? AND text = ? ORDER BY id LIMIT 1)", c.ID, MessagePending, m.Text).
+				Updates(map[string]any{"telegram_message_id": m.MessageID, "status": MessageSent, "sent_at": m.Date.UTC()})
+			if res.Error != nil || res.RowsAffected > 0 {
+				return res.Error
+			}
+		}
+		row, err := s.newInbound(ctx, tx, c, m)
+		if err != nil {
+			return err
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
+			return err
+		}
+		if m.Service == "join" || m.Service == "leave" {
+			return upsertMember(ctx, tx, c, m.SenderTelegramID, m.SenderName, m.SenderUsername, m.Service == "join", m.Date)
+		}
+		return nil
+	})
+}
+
+// newInbound builds the row for a message Telegram delivered, classifying its sender.
+func (s *Store) newInbound(ctx context.Context, tx *gorm.DB, c *chatRow, m InboundMessage) (*messageRow, error) {
+	id := m.MessageID
+	row := &messageRow{
+		ID: keycare.NewID(), ChatID: c.ID, AccountID: c.AccountID, TelegramMessageID: &id,
+		SenderName: m.SenderName, Text: m.Text, Service: m.Service, Status: MessageReceived, CreatedAt: time.Now().UTC(),
+	}
+	sent := m.Date.UTC()
+	row.SentAt = &sent
+	if !m.EditDate.IsZero() {
+		e := m.EditDate.UTC()
+		row.EditedAt = &e
+	}
+	if m.ReplyTo != 0 {
+		r := m.ReplyTo
+		row.ReplyTo = &r
+	}
+	if m.Media != nil {
+		row.Media = database.NewJSON(m.Media)
+	}
+	if m.SenderTelegramID != 0 {
+		tg := m.SenderTelegramID
+		row.SenderTelegramID = &tg
+	}
+	kind, userID, contactID, err := classify(ctx, tx, c.AccountID, m)
+	if err != nil {
+		return nil, err
+	}
+	row.SenderKind, row.SenderUserID, row.SenderContactID = kind, userID, contactID
+	row.Side = SideClient
+	if kind != "contact" {
+		row.Side = SideTeam
+	}
+	return row, nil
+}
+
+// classify says who wrote a message: Keycare's own account, a team member
+// (by Telegram id), or a client contact (by Telegram id or username). An
+// unknown sender becomes an unverified contact of the account, so every
+// client message has a person behind it.
+func classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessage) (kind string, userID, contactID *string, err error) {
+	if m.Out {
+		return "keycare", nil, nil, nil
+	}
+	if m.SenderTelegramID != 0 {
+		var ids []string
+		if err := tx.WithContext(ctx).Table("users").Where("telegram_user_id = ?", m.SenderTelegramID).Limit(1).Pluck("id", &ids).Error; err != nil {
+			return "", nil, nil, err
+		}
+		if len(ids) == 1 {
+			return "user", &ids[0], nil, nil
+		}
+	}
+	var ids []string
+	q := tx.WithContext(ctx).Table("contacts").Where("account_id = ? AND removed_at IS NULL", accountID)
+	username := strings.TrimPrefix(m.SenderUsername, "@")
+	switch {
+	case m.SenderTelegramID != 0 && username != "":
+		q = q.Where("(telegram_user_id = ? OR (telegram_user_id IS NULL AND lower(telegram_username) = lower(?)))", m.SenderTelegramID, username)
+	case m.SenderTelegramID != 0:
+		q = q.Where("telegram_user_id = ?", m.SenderTelegramID)
+	default:
+		q = q.Where("1 = 0")
+	}
+	if err := q.Order("telegram_user_id IS NULL, id").Limit(1).Pluck("id", &ids).Error; err != nil {
+		return "", nil, nil, err
+	}
+	if len(ids) == 1 {
+		// Learn the Telegram id of a contact known only by username.
+		if err := tx.WithContext(ctx).Table("contacts").Where("id = ? AND telegram_user_id IS NULL", ids[0]).Update("telegram_user_id", m.SenderTelegramID).Error; err != nil {
+			return "", nil, nil, err
+		}
+		return "contact", nil, &ids[0], nil
+	}
+	now := time.Now().UTC()
+	name := strings.TrimSpace(m.SenderName)
+	if name == "" {
+		name = "Telegram user"
+	}
+	c := map[string]any{
+		"id": keycare.NewID(), "account_id": accountID, "name": name, "telegram_username": username,
+		"verified": false, "version": 1, "created_at": now, "updated_at": now,
+	}
+	if m.SenderTelegramID != 0 {
+		c["telegram_user_id"] = m.SenderTelegramID
+	}
+	if err := tx.WithContext(ctx).Table("contacts").Create(c).Error; err != nil {
+		return "", nil, nil, err
+	}
+	id := c["id"].(string)
+	return "contact", nil, &id, nil
+}
+
+// StoreEdit implements Mirror.
+func (s *Store) StoreEdit(ctx context.Context, m InboundMessage) error {
+	return s.StoreMessage(ctx, m) // a known message gets the edit; an unknown one is stored as it is now
+}
+
+// applyEdit replaces a stored message's text when m is newer, keeping the
+// old text as a version. Replays of the same or an older state change nothing.
+func applyEdit(ctx context.Context, tx *gorm.DB, row *messageRow, m InboundMessage) error {
+	if m.EditDate.IsZero() || m.Text == row.Text {
+		return nil
+	}
+	if row.EditedAt != nil && !m.EditDate.After(*row.EditedAt) {
+		return nil
+	}
+	if err := tx.WithContext(ctx).Create(&messageVersion{ID: keycare.NewID(), MessageID: row.ID, Text: row.Text, EditedAt: row.EditedAt, ReplacedAt: time.Now().UTC()}).Error; err != nil {
+		return err
+	}
+	edited := m.EditDate.UTC()
+	return tx.WithContext(ctx).Model(&messageRow{}).Where("id = ?", row.ID).Updates(map[string]any{"text": m.Text, "edited_at": edited}).Error
+}
+
+// StoreDeletes implements Mirror.
+func (s *Store) StoreDeletes(ctx context.Context, channelID int64, ids []int, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c, err := chatByChannel(ctx, tx, channelID)
+		if err != nil || c == nil {
+			return err
+		}
+		return tx.Model(&messageRow{}).Where("chat_id = ? AND telegram_message_id IN ? AND deleted_at IS NULL", c.ID, ids).Update("deleted_at", at.UTC()).Error
+	})
+}
+
+// StoreMembership implements Mirror.
+func (s *Store) StoreMembership(ctx context.Context, channelID, telegramUserID int64, name, username string, joined bool, at time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c, err := chatByChannel(ctx, tx, channelID)
+		if err != nil || c == nil {
+			return err
+		}
+		return upsertMember(ctx, tx, c, telegramUserID, name, username, joined, at)
+	})
+}
+
+func upsertMember(ctx context.Context, tx *gorm.DB, c *chatRow, tgID int64, name, username string, joined bool, at time.Time) error {
+	if tgID == 0 {
+		return nil
+	}
+	at = at.UTC()
+	var existing memberRow
+	err := tx.WithContext(ctx).Where("chat_id = ? AND telegram_user_id = ?", c.ID, tgID).Take(&existing).Error
+	if err == nil {
+		if joined {
+			return tx.Model(&memberRow{}).Where("chat_id = ? AND telegram_user_id = ?", c.ID, tgID).Updates(map[string]any{"left_at": nil, "joined_at": at}).Error
+		}
+		return tx.Model(&memberRow{}).Where("chat_id = ? AND telegram_user_id = ?", c.ID, tgID).Update("left_at", at).Error
+	}
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return err
+	}
+	kind, userID, contactID, err := classify(ctx, tx, c.AccountID, InboundMessage{SenderTelegramID: tgID, SenderName: name, SenderUsername: username})
+	if err != nil {
+		return err
+	}
+	if kind == "user" {
+		kind = "team"
+	} else {
+		kind = "client"
+	}
+	m := memberRow{ChatID: c.ID, TelegramUserID: tgID, Name: name, Username: username, Kind: kind, UserID: userID, ContactID: contactID, JoinedAt: at}
+	if !joined {
+		m.LeftAt = &at
+	}
+	return tx.Create(&m).Error
+}
+
+// ConfirmSent implements Mirror.
+func (s *Store) ConfirmSent(ctx context.Context, randomID int64, messageID int, at time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row messageRow
+		if err := tx.Where("random_id = ?", randomID).Take(&row).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil // not one of ours
+			}
+			return err
+		}
+		if row.TelegramMessageID != nil {
+			return nil
+		}
+		// The push may already have stored this message as Keycare's own post.
+		var dup messageRow
+		err := tx.Where("chat_id = ? AND telegram_message_id = ?", row.ChatID, messageID).Take(&dup).Error
+		if err == nil {
+			// The push stored our post before we learnt its id (its text did not
+			// match the pending row). Keep the row the API handed out and drop
+			// the pushed copy: it is a mirror artefact seconds old, not history.
+			if err := tx.Where("message_id = ?", dup.ID).Delete(&messageVersion{}).Error; err != nil {
+				return err
+			}
+			if err := tx.Where("id = ?", dup.ID).Delete(&messageRow{}).Error; err != nil {
+				return err
+			}
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		return tx.Model(&messageRow{}).Where("id = ?", row.ID).Updates(map[string]any{"telegram_message_id": messageID, "status": MessageSent, "sent_at": at.UTC(), "error": ""}).Error
+	})
+}
+
+// KnownMessages implements Mirror.
+func (s *Store) KnownMessages(ctx context.Context, channelID int64, fromID, toID int) ([]KnownMessage, error) {
+	c, err := chatByChannel(ctx, s.db, channelID)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	var rows []messageRow
+	if err := s.db.WithContext(ctx).Where("chat_id = ? AND telegram_message_id BETWEEN ? AND ?", c.ID, fromID, toID).Order("telegram_message_id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]KnownMessage, len(rows))
+	for i, r := range rows {
+		out[i] = KnownMessage{MessageID: *r.TelegramMessageID, Text: r.Text, Deleted: r.DeletedAt != nil}
+		if r.EditedAt != nil {
+			out[i].EditDate = *r.EditedAt
+		}
+	}
+	return out, nil
+}
+
+// ActiveChannels implements Mirror.
+func (s *Store) ActiveChannels(ctx context.Context) ([]Channel, error) {
+	var rows []chatRow
+	if err := s.db.WithContext(ctx).Where("status = ? AND channel_id IS NOT NULL", StatusActive).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]Channel, 0, len(rows))
+	for _, r := range rows {
+		ch := Channel{AccountID: r.AccountID, ChannelID: *r.ChannelID}
+		if r.AccessHash != nil {
+			ch.AccessHash = *r.AccessHash
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
