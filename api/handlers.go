@@ -12,6 +12,7 @@ import (
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/accounts"
 	"github.com/keycare/keycare/audit"
+	"github.com/keycare/keycare/internal/page"
 	"github.com/keycare/keycare/team"
 )
 
@@ -44,6 +45,19 @@ func (s *Server) openAPI(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDoc)
 }
 
+// list answers a list route: read ?limit= and ?cursor=, fetch one page, send it.
+func list[T any](c echo.Context, fetch func(page.Request) (page.List[T], error)) error {
+	p, err := pageRequest(c)
+	if err != nil {
+		return err
+	}
+	l, err := fetch(p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, l)
+}
+
 // --- team ---
 
 func (s *Server) getMe(c echo.Context) error {
@@ -52,15 +66,9 @@ func (s *Server) getMe(c echo.Context) error {
 }
 
 func (s *Server) listUsers(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Team.List(c.Request().Context(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[team.User], error) {
+		return s.deps.Team.List(c.Request().Context(), p)
+	})
 }
 
 func (s *Server) createUser(c echo.Context) error {
@@ -195,15 +203,9 @@ func (s *Server) archiveAccount(c echo.Context) error {
 // --- contacts ---
 
 func (s *Server) listContacts(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Accounts.Contacts(c.Request().Context(), c.Param("id"), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[accounts.Contact], error) {
+		return s.deps.Accounts.Contacts(c.Request().Context(), c.Param("id"), p)
+	})
 }
 
 func (s *Server) createContact(c echo.Context) error {
@@ -252,15 +254,9 @@ func (s *Server) removeContact(c echo.Context) error {
 // --- revenue ---
 
 func (s *Server) listRevenue(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Accounts.Revenue(c.Request().Context(), c.Param("id"), accounts.RevenueRange{From: c.QueryParam("from"), To: c.QueryParam("to")}, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[accounts.RevenueEntry], error) {
+		return s.deps.Accounts.Revenue(c.Request().Context(), c.Param("id"), accounts.RevenueRange{From: c.QueryParam("from"), To: c.QueryParam("to")}, p)
+	})
 }
 
 func (s *Server) putRevenue(c echo.Context) error {
@@ -294,15 +290,9 @@ func (s *Server) importRevenue(c echo.Context) error {
 // --- services ---
 
 func (s *Server) listServices(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Accounts.Services(c.Request().Context(), c.Param("id"), accounts.ServiceFilter{Status: c.QueryParam("status")}, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[accounts.Service], error) {
+		return s.deps.Accounts.Services(c.Request().Context(), c.Param("id"), accounts.ServiceFilter{Status: c.QueryParam("status")}, p)
+	})
 }
 
 func (s *Server) createService(c echo.Context) error {
@@ -384,15 +374,9 @@ func (s *Server) listAccountNotes(c echo.Context) error {
 }
 
 func (s *Server) notes(c echo.Context, f accounts.NoteFilter) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Accounts.Notes(c.Request().Context(), f, p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[accounts.Note], error) {
+		return s.deps.Accounts.Notes(c.Request().Context(), f, p)
+	})
 }
 
 func (s *Server) createAccountNote(c echo.Context) error { return s.createNote(c, c.Param("id")) }
@@ -443,15 +427,9 @@ func (s *Server) deleteNote(c echo.Context) error {
 }
 
 func (s *Server) listNoteRevisions(c echo.Context) error {
-	p, err := pageRequest(c)
-	if err != nil {
-		return err
-	}
-	l, err := s.deps.Accounts.NoteRevisions(c.Request().Context(), c.Param("nid"), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, l)
+	return list(c, func(p page.Request) (page.List[accounts.NoteRevision], error) {
+		return s.deps.Accounts.NoteRevisions(c.Request().Context(), c.Param("nid"), p)
+	})
 }
 
 // --- audit ---

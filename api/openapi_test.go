@@ -497,6 +497,16 @@ var openAPIGoTypes = map[string]struct {
 	"NoteUpdate":    {accounts.NoteUpdate{}, true},
 	"NoteRevision":  {accounts.NoteRevision{}, false},
 	"Event":         {audit.Event{}, false},
+
+	"Empty":             {struct{}{}, true},
+	"Member":            {chats.Member{}, false},
+	"AdoptInput":        {chats.AdoptInput{}, true},
+	"Sender":            {chats.Sender{}, false},
+	"Media":             {chats.Media{}, false},
+	"ReplyWarning":      {chats.ReplyWarning{}, false},
+	"Message":           {chats.Message{}, false},
+	"ReplyInput":        {chats.ReplyInput{}, true},
+	"IntegrationStatus": {IntegrationStatus{}, false},
 }
 
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {

@@ -56,6 +56,15 @@ func (s *Server) routes() {
 	s.handle(http.MethodDelete, "/notes/:nid", s.deleteNote, onNote(careTeam))
 	s.handle(http.MethodGet, "/notes/:nid/revisions", s.listNoteRevisions, onNote(careTeam))
 
+	// The account's Telegram group and its messages (never for product or viewer).
+	s.handle(http.MethodGet, "/accounts/:id/chat", s.getChat, onAccount(portfolio))
+	s.handle(http.MethodPost, "/accounts/:id/chat", s.createChat, repeatable(onAccount(careTeam)))
+	s.handle(http.MethodPost, "/accounts/:id/chat/adopt", s.adoptChat, repeatable(onAccount(careTeam)))
+	s.handle(http.MethodPost, "/accounts/:id/chat/archive", s.archiveChat, onAccount(leads))
+	s.handle(http.MethodGet, "/accounts/:id/messages", s.listMessages, onAccount(careTeam))
+	s.handle(http.MethodPost, "/accounts/:id/messages", s.sendMessage, repeatable(onAccount(careTeam)))
+	s.handle(http.MethodGet, "/integrations", s.integrations, everyone)
+
 	// Audit log.
 	s.handle(http.MethodGet, "/audit", s.listAudit, leads)
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/accounts"
 	"github.com/keycare/keycare/audit"
+	"github.com/keycare/keycare/chats"
+	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/team"
 )
 
@@ -43,6 +45,10 @@ type Deps struct {
 	Audit    *audit.Log
 	Ready    func(context.Context) error // is the database reachable?
 	Registry *prometheus.Registry
+
+	Chats       *chats.Service
+	Idempotency *idempotency.Store
+	Telegram    func(context.Context) IntegrationStatus // nil: Telegram is not configured
 }
 
 // Server is the HTTP API.
@@ -113,10 +119,11 @@ const (
 // rule is the authorization of one route: who may call it and which object
 // in its path they must be able to see. Every route has exactly one.
 type rule struct {
-	public    bool     // no token needed
-	roles     []string // nil: every role
-	scope     scope
-	bodyLimit string // default 1M
+	public     bool     // no token needed
+	roles      []string // nil: every role
+	scope      scope
+	bodyLimit  string // default 1MiB
+	idempotent bool   // honours Idempotency-Key
 }
 
 var (
@@ -129,6 +136,7 @@ var (
 	onAccount  = func(r rule) rule { r.scope = scopeAccount; return r }
 	onNote     = func(r rule) rule { r.scope = scopeNote; return r }
 	withLimit  = func(r rule, limit string) rule { r.bodyLimit = limit; return r }
+	repeatable = func(r rule) rule { r.idempotent = true; return r }
 	ruleString = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note"}
 )
 
@@ -154,6 +162,9 @@ func (s *Server) handle(method, path string, h echo.HandlerFunc, r rule) {
 	mw := []echo.MiddlewareFunc{middleware.BodyLimit(r.limit())}
 	if !r.public {
 		mw = append(mw, s.authenticate, s.rateLimit(), s.authorize(r))
+	}
+	if r.idempotent {
+		mw = append(mw, s.idempotent)
 	}
 	s.echo.Add(method, full, h, mw...)
 	s.rules[method+" "+full] = r

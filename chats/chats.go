@@ -21,13 +21,25 @@ const (
 	SideTeam   = "team"
 )
 
-// Chat is an account's Telegram group as the account card shows it.
+// Chat is an account's Telegram group with the people in it.
 type Chat struct {
 	AccountID  string    `json:"account_id"`
 	Status     string    `json:"status"`
 	TelegramID string    `json:"telegram_id"`
 	Title      string    `json:"title"`
 	InviteLink string    `json:"invite_link"`
-	Members    int       `json:"members"`
+	Members    []Member  `json:"members"`
 	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Member is a person in an account's group.
+type Member struct {
+	TelegramUserID int64      `json:"telegram_user_id"`
+	Name           string     `json:"name"`
+	Username       string     `json:"username"`
+	Kind           string     `json:"kind"` // team, client, keycare
+	UserID         *string    `json:"user_id"`
+	ContactID      *string    `json:"contact_id"`
+	JoinedAt       time.Time  `json:"joined_at"`
+	LeftAt         *time.Time `json:"left_at"`
 }

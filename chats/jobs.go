@@ -145,12 +145,9 @@ type createWorker struct {
 // is saved right after creation, so a retry never makes a second group.
 func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs]) error {
 	db := w.cw.Store.db.WithContext(ctx)
-	var c chatRow
-	if err := db.Where("id = ?", job.Args.ChatID).Take(&c).Error; err != nil {
+	c, err := creatingChat(ctx, db, job.Args.ChatID)
+	if err != nil || c == nil {
 		return err
-	}
-	if c.Status != StatusCreating {
-		return nil
 	}
 	acc, err := w.account(ctx, c.AccountID)
 	if err != nil {
@@ -169,7 +166,7 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 		}
 		g, err := w.cw.Transport.CreateGroup(ctx, title, "Keycare "+c.ID)
 		if err != nil {
-			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 		}
 		c.ChannelID, c.AccessHash, c.Title = &g.ChannelID, &g.AccessHash, g.Title
 		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "updated_at": time.Now().UTC()}).Error; err != nil {
@@ -179,17 +176,17 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 	g := Group{ChannelID: *c.ChannelID, AccessHash: deref(c.AccessHash), Title: c.Title}
 	team, clients := w.people(ctx, acc)
 	if _, err := w.cw.Transport.Invite(ctx, g, append(team, clients...)); err != nil {
-		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 	}
 	for _, p := range team {
 		if err := w.cw.Transport.MakeAdmin(ctx, g, p); err != nil {
-			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 		}
 	}
 	link := c.InviteLink
 	if link == "" {
 		if link, err = w.cw.Transport.ExportInvite(ctx, g); err != nil {
-			return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 		}
 		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Update("invite_link", link).Error; err != nil {
 			return err
@@ -197,7 +194,7 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 	}
 	// The welcome's random_id derives from the chat, so every retry is the same post.
 	if _, err := w.cw.Transport.Send(ctx, g, welcome(acc), 0, stableID("welcome:"+c.ID)); err != nil {
-		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 	}
 	now := time.Now().UTC()
 	if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusActive, "last_error": "", "updated_at": now}).Error; err != nil {
@@ -215,26 +212,22 @@ type adoptWorker struct {
 // then mirrors it like a group Keycare created.
 func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) error {
 	db := w.cw.Store.db.WithContext(ctx)
-	var c chatRow
-	if err := db.Where("id = ?", job.Args.ChatID).Take(&c).Error; err != nil {
+	c, err := creatingChat(ctx, db, job.Args.ChatID)
+	if err != nil || c == nil {
 		return err
 	}
-	if c.Status != StatusCreating {
-		return nil
-	}
 	var g Group
-	var err error
 	if job.Args.InviteLink != "" {
 		g, err = w.cw.Transport.JoinByInvite(ctx, job.Args.InviteLink)
 	} else {
 		g, err = w.cw.Transport.ResolveGroup(ctx, job.Args.ChannelID)
 	}
 	if err != nil {
-		return w.transportFailure(ctx, job.Attempt >= job.MaxAttempts, &c, err)
+		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 	}
 	res := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "status": StatusActive, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
-		return w.markFailed(ctx, &c, "that group is already linked to another account")
+		return markFailed(ctx, w.cw, c, "that group is already linked to another account")
 	}
 	limit := w.cw.HistoryCap
 	if limit <= 0 {
@@ -260,19 +253,8 @@ func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) e
 	return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), db, "chat.active", "chat", c.ID, nil, map[string]any{"channel_id": g.ChannelID, "origin": "adopted"})
 }
 
-// transportFailure decides what a refused step means for a chat being set up.
-func (w *createWorker) transportFailure(ctx context.Context, last bool, c *chatRow, err error) error {
-	return transportFailure(ctx, w.cw, last, c, err)
-}
-
-func (w *adoptWorker) transportFailure(ctx context.Context, last bool, c *chatRow, err error) error {
-	return transportFailure(ctx, w.cw, last, c, err)
-}
-
-func (w *adoptWorker) markFailed(ctx context.Context, c *chatRow, reason string) error {
-	return markFailed(ctx, w.cw, c, reason)
-}
-
+// transportFailure decides what a refused step means for a chat being set
+// up: wait out a flood, give up at once on what no retry fixes, retry the rest.
 func transportFailure(ctx context.Context, cw *Workers, last bool, c *chatRow, err error) error {
 	var te *TransportError
 	errors.As(err, &te)
@@ -287,6 +269,21 @@ func transportFailure(ctx context.Context, cw *Workers, last bool, c *chatRow, e
 		return markFailed(ctx, cw, c, err.Error())
 	}
 	return err
+}
+
+// creatingChat loads a chat still being set up; nil when it is done or gone.
+func creatingChat(ctx context.Context, db *gorm.DB, id string) (*chatRow, error) {
+	var c chatRow
+	if err := db.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if c.Status != StatusCreating {
+		return nil, nil
+	}
+	return &c, nil
 }
 
 func markFailed(ctx context.Context, cw *Workers, c *chatRow, reason string) error {

@@ -25,24 +25,11 @@ type Enqueuer interface {
 	EnqueueTx(ctx context.Context, tx *gorm.DB, args river.JobArgs, opts *river.InsertOpts) error
 }
 
-// Member is a person in an account's group.
-type Member struct {
-	TelegramUserID int64      `json:"telegram_user_id"`
-	Name           string     `json:"name"`
-	Username       string     `json:"username"`
-	Kind           string     `json:"kind"` // team, client, keycare
-	UserID         *string    `json:"user_id"`
-	ContactID      *string    `json:"contact_id"`
-	JoinedAt       time.Time  `json:"joined_at"`
-	LeftAt         *time.Time `json:"left_at"`
-}
-
-// ChatView is GET /accounts/{id}/chat.
+// ChatView is GET /accounts/{id}/chat: the chat and how it is doing.
 type ChatView struct {
 	Chat
-	Origin    string   `json:"origin"`
-	LastError string   `json:"last_error"`
-	Members   []Member `json:"members"`
+	Origin    string `json:"origin"`
+	LastError string `json:"last_error"`
 }
 
 // Sender says who wrote a message.
@@ -107,28 +94,37 @@ func NewService(db *database.DB, jobs Enqueuer) *Service {
 
 var errNoChat = keycare.Errorf(keycare.ENOTFOUND, "this account has no chat yet")
 
-// Chat returns an account's chat with its members.
-func (s *Service) Chat(ctx context.Context, accountID string) (*ChatView, error) {
+// chatOf returns an account's chat, or errNoChat.
+func chatOf(ctx context.Context, tx *gorm.DB, accountID string) (*chatRow, error) {
 	var c chatRow
-	if err := s.db.WithContext(ctx).Where("account_id = ?", accountID).Take(&c).Error; err != nil {
+	if err := tx.WithContext(ctx).Where("account_id = ?", accountID).Take(&c).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, errNoChat
 		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Chat returns an account's chat with its members.
+func (s *Service) Chat(ctx context.Context, accountID string) (*ChatView, error) {
+	c, err := chatOf(ctx, s.db, accountID)
+	if err != nil {
 		return nil, err
 	}
 	var members []memberRow
 	if err := s.db.WithContext(ctx).Where("chat_id = ? AND left_at IS NULL", c.ID).Order("joined_at").Find(&members).Error; err != nil {
 		return nil, err
 	}
-	v := &ChatView{Chat: c.view(len(members)), Origin: c.Origin, LastError: c.LastError, Members: make([]Member, len(members))}
-	for i, m := range members {
-		v.Members[i] = Member{TelegramUserID: m.TelegramUserID, Name: m.Name, Username: m.Username, Kind: m.Kind, UserID: m.UserID, ContactID: m.ContactID, JoinedAt: m.JoinedAt, LeftAt: m.LeftAt}
+	v := &ChatView{Chat: c.view(), Origin: c.Origin, LastError: c.LastError}
+	for _, m := range members {
+		v.Members = append(v.Members, Member{TelegramUserID: m.TelegramUserID, Name: m.Name, Username: m.Username, Kind: m.Kind, UserID: m.UserID, ContactID: m.ContactID, JoinedAt: m.JoinedAt, LeftAt: m.LeftAt})
 	}
 	return v, nil
 }
 
-func (c chatRow) view(members int) Chat {
-	v := Chat{AccountID: c.AccountID, Status: c.Status, Title: c.Title, InviteLink: c.InviteLink, Members: members, UpdatedAt: c.UpdatedAt}
+func (c chatRow) view() Chat {
+	v := Chat{AccountID: c.AccountID, Status: c.Status, Title: c.Title, InviteLink: c.InviteLink, Members: []Member{}, UpdatedAt: c.UpdatedAt}
 	if c.ChannelID != nil {
 		v.TelegramID = strconv.FormatInt(*c.ChannelID, 10)
 	}
@@ -192,7 +188,7 @@ func (s *Service) RequestChat(ctx context.Context, accountID string) (view *Chat
 		if err := s.jobs.EnqueueTx(ctx, tx, CreateChatArgs{ChatID: c.ID}, nil); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "chat.create", "chat", c.ID, nil, c.view(0))
+		return audit.Record(ctx, tx, "chat.create", "chat", c.ID, nil, c.view())
 	})
 	if err != nil {
 		return nil, false, err
@@ -256,7 +252,7 @@ func (s *Service) Adopt(ctx context.Context, accountID string, in AdoptInput) (*
 		if err := s.jobs.EnqueueTx(ctx, tx, args, nil); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "chat.adopt", "chat", c.ID, nil, c.view(0))
+		return audit.Record(ctx, tx, "chat.adopt", "chat", c.ID, nil, c.view())
 	})
 	if err != nil {
 		return nil, err
@@ -267,11 +263,8 @@ func (s *Service) Adopt(ctx context.Context, accountID string, in AdoptInput) (*
 // Archive stops mirroring an account's group; the group itself is kept.
 func (s *Service) Archive(ctx context.Context, accountID string) (*ChatView, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var c chatRow
-		if err := tx.Where("account_id = ?", accountID).Take(&c).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return errNoChat
-			}
+		c, err := chatOf(ctx, tx, accountID)
+		if err != nil {
 			return err
 		}
 		if c.Status == StatusArchived {
@@ -281,9 +274,9 @@ func (s *Service) Archive(ctx context.Context, accountID string) (*ChatView, err
 		if err := tx.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusArchived, "archived_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
-		after := c
+		after := *c
 		after.Status = StatusArchived
-		return audit.Record(ctx, tx, "chat.archive", "chat", c.ID, c.view(0), after.view(0))
+		return audit.Record(ctx, tx, "chat.archive", "chat", c.ID, c.view(), after.view())
 	})
 	if err != nil {
 		return nil, err
@@ -329,11 +322,8 @@ func (s *Service) QueueReply(ctx context.Context, accountID string, in ReplyInpu
 	actor := keycare.ActorFrom(ctx)
 	var out Message
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var c chatRow
-		if err := tx.Where("account_id = ?", accountID).Take(&c).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				return errNoChat
-			}
+		c, err := chatOf(ctx, tx, accountID)
+		if err != nil {
 			return err
 		}
 		if c.Status != StatusActive {

@@ -27,7 +27,9 @@ import (
 	"github.com/keycare/keycare/accounts"
 	"github.com/keycare/keycare/api"
 	"github.com/keycare/keycare/audit"
+	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/internal/database"
+	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/internal/jobs"
 	"github.com/keycare/keycare/migrations"
 	"github.com/keycare/keycare/team"
@@ -156,6 +158,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	chatSvc := chats.NewService(db, m.Jobs)
 	// The signal cancels ctx; jobs must outlive it so Close can stop them gracefully.
 	if err := m.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
@@ -166,6 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.API = api.New(api.Config{RateLimit: m.Config.RateLimit, RateBurst: m.Config.RateBurst, TrustedProxies: m.Config.TrustedProxies}, api.Deps{
 		Log: m.Log, Accounts: accounts.NewStore(db), Team: teamSvc, Audit: audit.NewLog(db.Gorm),
 		Ready: db.Ping, Registry: reg,
+		Chats: chatSvc, Idempotency: idempotency.NewStore(db),
 	})
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
