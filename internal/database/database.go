@@ -104,6 +104,7 @@ func gormConfig(log *slog.Logger) *gorm.Config {
 		Logger:                 logger.New(slogWriter{log}, logger.Config{SlowThreshold: 500 * time.Millisecond, LogLevel: logger.Warn, IgnoreRecordNotFoundError: true, ParameterizedQueries: true}),
 		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		SkipDefaultTransaction: true,
+		QueryFields:            true, // name columns: never fetch what the struct does not hold (e.g. notes.search)
 		TranslateError:         false,
 	}
 }
