@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keycare/keycare/integrations/telegram"
 )
 
 // Config is everything Keycare reads from its environment (README: Configuration).
@@ -27,6 +29,12 @@ type Config struct {
 	TrustedProxies  []*net.IPNet
 	AdminEmail      string
 	ShutdownTimeout time.Duration
+
+	Telegram      telegram.Config
+	PreviousKeys  [][]byte // earlier KEYCARE_SECRET_KEY values, to read what they encrypted
+	CompanyName   string   // the group title is "{account} × {company}"
+	ChatDailyCap  int      // group creations per day
+	HistoryImport int      // messages imported when adopting a group
 }
 
 // LoadConfig reads the configuration from getenv. Every problem is reported
@@ -35,6 +43,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addr: "127.0.0.1:8080", DataDir: ".", RateLimit: 20, RateBurst: 40,
 		AdminEmail: "admin@keycare.local", ShutdownTimeout: 15 * time.Second,
+		ChatDailyCap: 50, HistoryImport: 1000,
 	}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -103,6 +112,34 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			c.TrustedProxies = append(c.TrustedProxies, n)
 		}
 	}
+	str("KEYCARE_COMPANY_NAME", &c.CompanyName)
+	var previous string
+	secret("KEYCARE_SECRET_KEY_PREVIOUS", &previous)
+	for _, k := range strings.Split(previous, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 32 {
+			errs = append(errs, errors.New("KEYCARE_SECRET_KEY_PREVIOUS: each key must be 32 bytes, base64-encoded"))
+			continue
+		}
+		c.PreviousKeys = append(c.PreviousKeys, b)
+	}
+	for name, dst := range map[string]*int{"KEYCARE_CHAT_DAILY_CAP": &c.ChatDailyCap, "KEYCARE_CHAT_HISTORY_IMPORT": &c.HistoryImport} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+			}
+			*dst = n
+		}
+	}
+	tg, err := telegram.ConfigFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Telegram = tg
 	if v := getenv("KEYCARE_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

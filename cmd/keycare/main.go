@@ -30,6 +30,7 @@ import (
 	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/internal/database"
 	"github.com/keycare/keycare/internal/idempotency"
+	"github.com/keycare/keycare/integrations/telegram"
 	"github.com/keycare/keycare/internal/jobs"
 	"github.com/keycare/keycare/migrations"
 	"github.com/keycare/keycare/team"
@@ -57,6 +58,9 @@ commands:
   users add --name N --email E --role R
                             add a team member; prints their API token on the last line
   import revenue FILE       import revenue rows from a CSV or JSON file (all or nothing)
+  telegram login [--phone +N]
+                            log Keycare's Telegram account in (phone, code, 2FA password; one per line on stdin)
+  telegram status           say whether the stored Telegram session works
   healthcheck               exit 0 if the local service answers /readyz (for container probes)
   version                   print the version
 `
@@ -93,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return errors.New("usage: keycare users add --name N --email E --role R")
 		}
 		return usersAdd(ctx, cfg, log, args[1:], stdout)
+	case "telegram":
+		return telegramCommand(ctx, cfg, log, args, stdin, stdout)
 	case "import":
 		if len(args) != 2 || args[0] != "revenue" {
 			return errors.New("usage: keycare import revenue FILE")
@@ -117,9 +123,13 @@ type Main struct {
 	Log    *slog.Logger
 	Stdout io.Writer // where the first-run admin token is printed
 
-	DB   *database.DB
-	Jobs *jobs.Queue
-	API  *api.Server
+	DB       *database.DB
+	Jobs     *jobs.Queue
+	API      *api.Server
+	Telegram *telegram.Client // nil when Telegram is not configured
+
+	stopTelegram context.CancelFunc
+	telegramDone chan error
 
 	http      *http.Server
 	listener  net.Listener
@@ -154,6 +164,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &audit.ExportWorker{DB: db.Gorm, Dir: filepath.Join(m.Config.DataDir, "audit-export")})
+	chatStore := chats.NewStore(db)
+	if m.Telegram, err = m.startTelegram(db, chatStore, chatStore, workers); err != nil {
+		return err
+	}
 	m.Jobs, err = jobs.New(db, m.Log, jobs.Config{Workers: workers, PeriodicJobs: []*river.PeriodicJob{audit.NightlyExport()}})
 	if err != nil {
 		return err
@@ -169,7 +183,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.API = api.New(api.Config{RateLimit: m.Config.RateLimit, RateBurst: m.Config.RateBurst, TrustedProxies: m.Config.TrustedProxies}, api.Deps{
 		Log: m.Log, Accounts: accounts.NewStore(db), Team: teamSvc, Audit: audit.NewLog(db.Gorm),
 		Ready: db.Ping, Registry: reg,
-		Chats: chatSvc, Idempotency: idempotency.NewStore(db),
+		Chats: chatSvc, Idempotency: idempotency.NewStore(db), Telegram: telegramStatus(m.Telegram),
 	})
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
@@ -183,6 +197,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.listener) }()
+	if m.Telegram != nil {
+		tgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		m.stopTelegram = cancel
+		m.telegramDone = make(chan error, 1)
+		go func() { m.telegramDone <- m.Telegram.Run(tgCtx) }()
+	}
 	m.Log.Info("keycare started", "addr", m.listener.Addr().String(), "database", db.Dialect, "version", Version)
 	return nil
 }
@@ -213,6 +233,17 @@ func (m *Main) close() error {
 	if m.Jobs != nil {
 		if err := m.Jobs.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("jobs stop: %w", err))
+		}
+	}
+	if m.stopTelegram != nil {
+		m.stopTelegram()
+		select {
+		case err := <-m.telegramDone:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("telegram: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, errors.New("telegram: did not stop in time"))
 		}
 	}
 	if m.DB != nil {

@@ -1,0 +1,121 @@
+package telegram
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotd/td/tg"
+
+	"github.com/keycare/keycare/chats"
+)
+
+// mirrorHandler is the update handler behind gotd's updates manager: it
+// turns channel updates into chats.Mirror calls.
+//
+// A failed write is retried here, with backoff, until it succeeds or ctx
+// ends. Returning the error would not help: during gap recovery gotd logs
+// it and advances pts anyway, losing the update. Blocking instead keeps pts
+// where it is, so nothing later is applied before this.
+type mirrorHandler struct {
+	mirror   chats.Mirror
+	log      *slog.Logger
+	self     atomic.Int64
+	retryMin time.Duration
+	retryMax time.Duration
+}
+
+func (h *mirrorHandler) Handle(ctx context.Context, u tg.UpdatesClass) error {
+	var (
+		list  []tg.UpdateClass
+		users []tg.UserClass
+	)
+	switch u := u.(type) {
+	case *tg.Updates:
+		list, users = u.Updates, u.Users
+	case *tg.UpdatesCombined:
+		list, users = u.Updates, u.Users
+	case *tg.UpdateShort:
+		list = []tg.UpdateClass{u.Update}
+	default:
+		return nil
+	}
+	p := peopleOf(users)
+	for _, upd := range list {
+		h.apply(ctx, upd, p)
+	}
+	return nil
+}
+
+func (h *mirrorHandler) apply(ctx context.Context, u tg.UpdateClass, p people) {
+	switch u := u.(type) {
+	case *tg.UpdateNewChannelMessage:
+		h.newMessage(ctx, u.Message, p)
+	case *tg.UpdateNewMessage:
+		h.newMessage(ctx, u.Message, p)
+	case *tg.UpdateEditChannelMessage:
+		h.edit(ctx, u.Message, p)
+	case *tg.UpdateEditMessage:
+		h.edit(ctx, u.Message, p)
+	case *tg.UpdateDeleteChannelMessages:
+		at := time.Now().UTC()
+		h.retry(ctx, "store_deletes", u.ChannelID, 0, func(ctx context.Context) error {
+			return h.mirror.StoreDeletes(ctx, u.ChannelID, u.Messages, at)
+		})
+	case *tg.UpdateMessageID:
+		at := time.Now().UTC()
+		h.retry(ctx, "confirm_sent", 0, u.ID, func(ctx context.Context) error {
+			return h.mirror.ConfirmSent(ctx, u.RandomID, u.ID, at)
+		})
+	}
+}
+
+func (h *mirrorHandler) newMessage(ctx context.Context, m tg.MessageClass, p people) {
+	msg, members, ok := inbound(m, p, h.self.Load())
+	if !ok {
+		return
+	}
+	h.retry(ctx, "store_message", msg.ChannelID, msg.MessageID, func(ctx context.Context) error {
+		return h.mirror.StoreMessage(ctx, msg)
+	})
+	for _, mb := range members {
+		name, username := p.name(mb.userID)
+		h.retry(ctx, "store_membership", msg.ChannelID, msg.MessageID, func(ctx context.Context) error {
+			return h.mirror.StoreMembership(ctx, msg.ChannelID, mb.userID, name, username, mb.joined, msg.Date)
+		})
+	}
+}
+
+func (h *mirrorHandler) edit(ctx context.Context, m tg.MessageClass, p people) {
+	msg, _, ok := inbound(m, p, h.self.Load())
+	if !ok {
+		return
+	}
+	h.retry(ctx, "store_edit", msg.ChannelID, msg.MessageID, func(ctx context.Context) error {
+		return h.mirror.StoreEdit(ctx, msg)
+	})
+}
+
+// retry runs f until it succeeds or ctx ends, backing off exponentially.
+func (h *mirrorHandler) retry(ctx context.Context, op string, channelID int64, messageID int, f func(context.Context) error) {
+	wait := h.retryMin
+	for attempt := 1; ; attempt++ {
+		err := f(ctx)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("telegram mirror write failed, retrying", "op", op, "channel_id", channelID, "message_id", messageID, "attempt", attempt, "retry_in", wait, "error", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(wait*2, h.retryMax)
+	}
+}

@@ -1,0 +1,191 @@
+package telegram
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gotd/td/telegram/updates"
+
+	"github.com/keycare/keycare/internal/database"
+)
+
+// StateStore persists the update state gotd's updates manager keeps: the
+// account's pts/qts/date/seq (telegram_state), each channel's pts and
+// access hash (telegram_channels) and the access hashes of users seen
+// (telegram_users), all keyed by session name so several Telegram accounts
+// can share a database.
+//
+// pts is saved after the handler stored the updates it covers, so a crash
+// replays rather than skips; the mirror is idempotent by (channel, message).
+type StateStore struct {
+	db      *database.DB
+	session string
+}
+
+var (
+	_ updates.StateStorage        = (*StateStore)(nil)
+	_ updates.ChannelAccessHasher = (*StateStore)(nil)
+	_ updates.UserAccessHasher    = (*StateStore)(nil)
+)
+
+// NewStateStore returns the update state of the named session.
+func NewStateStore(db *database.DB, session string) *StateStore {
+	return &StateStore{db: db, session: session}
+}
+
+// exec writes even when ctx was just cancelled: gotd saves pts after the
+// handler stored the updates it covers, and losing that last save at
+// shutdown means redelivering a whole batch on restart.
+func (s *StateStore) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	res := s.db.Gorm.WithContext(ctx).Exec(q, args...)
+	return res.RowsAffected, res.Error
+}
+
+// GetState implements updates.StateStorage.
+func (s *StateStore) GetState(ctx context.Context, userID int64) (updates.State, bool, error) {
+	var st updates.State
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT pts, qts, date, seq FROM telegram_state WHERE session = ? AND user_id = ?`, s.session, userID).
+		Row().Scan(&st.Pts, &st.Qts, &st.Date, &st.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return updates.State{}, false, nil
+	}
+	if err != nil {
+		return updates.State{}, false, fmt.Errorf("telegram state: %w", err)
+	}
+	return st, true, nil
+}
+
+// SetState implements updates.StateStorage.
+func (s *StateStore) SetState(ctx context.Context, userID int64, st updates.State) error {
+	_, err := s.exec(ctx, `INSERT INTO telegram_state (session, user_id, pts, qts, date, seq) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (session, user_id) DO UPDATE SET pts = excluded.pts, qts = excluded.qts, date = excluded.date, seq = excluded.seq`,
+		s.session, userID, st.Pts, st.Qts, st.Date, st.Seq)
+	return err
+}
+
+// setColumns updates columns of an existing state row; gotd requires an
+// error when there is none.
+func (s *StateStore) setColumns(ctx context.Context, userID int64, set string, args ...any) error {
+	n, err := s.exec(ctx, `UPDATE telegram_state SET `+set+` WHERE session = ? AND user_id = ?`, append(args, s.session, userID)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("telegram state of user %d not found", userID)
+	}
+	return nil
+}
+
+// SetPts implements updates.StateStorage.
+func (s *StateStore) SetPts(ctx context.Context, userID int64, pts int) error {
+	return s.setColumns(ctx, userID, "pts = ?", pts)
+}
+
+// SetQts implements updates.StateStorage.
+func (s *StateStore) SetQts(ctx context.Context, userID int64, qts int) error {
+	return s.setColumns(ctx, userID, "qts = ?", qts)
+}
+
+// SetDate implements updates.StateStorage.
+func (s *StateStore) SetDate(ctx context.Context, userID int64, date int) error {
+	return s.setColumns(ctx, userID, "date = ?", date)
+}
+
+// SetSeq implements updates.StateStorage.
+func (s *StateStore) SetSeq(ctx context.Context, userID int64, seq int) error {
+	return s.setColumns(ctx, userID, "seq = ?", seq)
+}
+
+// SetDateSeq implements updates.StateStorage.
+func (s *StateStore) SetDateSeq(ctx context.Context, userID int64, date, seq int) error {
+	return s.setColumns(ctx, userID, "date = ?, seq = ?", date, seq)
+}
+
+// GetChannelPts implements updates.StateStorage. A channel whose access
+// hash is known but whose pts is not yet (NULL) is not found.
+func (s *StateStore) GetChannelPts(ctx context.Context, userID, channelID int64) (int, bool, error) {
+	var pts sql.NullInt64
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT pts FROM telegram_channels WHERE session = ? AND user_id = ? AND channel_id = ?`, s.session, userID, channelID).
+		Row().Scan(&pts)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !pts.Valid) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("telegram channel pts: %w", err)
+	}
+	return int(pts.Int64), true, nil
+}
+
+// SetChannelPts implements updates.StateStorage.
+func (s *StateStore) SetChannelPts(ctx context.Context, userID, channelID int64, pts int) error {
+	_, err := s.exec(ctx, `INSERT INTO telegram_channels (session, user_id, channel_id, pts) VALUES (?, ?, ?, ?)
+ON CONFLICT (session, user_id, channel_id) DO UPDATE SET pts = excluded.pts`, s.session, userID, channelID, pts)
+	return err
+}
+
+// ForEachChannels implements updates.StateStorage.
+func (s *StateStore) ForEachChannels(ctx context.Context, userID int64, f func(ctx context.Context, channelID int64, pts int) error) error {
+	type row struct {
+		ChannelID int64
+		Pts       int
+	}
+	var rows []row
+	if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT channel_id, pts FROM telegram_channels WHERE session = ? AND user_id = ? AND pts IS NOT NULL ORDER BY channel_id`, s.session, userID).
+		Scan(&rows).Error; err != nil {
+		return fmt.Errorf("telegram channels: %w", err)
+	}
+	// Rows are read first: f may query, and SQLite has one connection.
+	for _, r := range rows {
+		if err := f(ctx, r.ChannelID, r.Pts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetChannelAccessHash implements updates.ChannelAccessHasher.
+func (s *StateStore) SetChannelAccessHash(ctx context.Context, userID, channelID, accessHash int64) error {
+	_, err := s.exec(ctx, `INSERT INTO telegram_channels (session, user_id, channel_id, access_hash) VALUES (?, ?, ?, ?)
+ON CONFLICT (session, user_id, channel_id) DO UPDATE SET access_hash = excluded.access_hash`, s.session, userID, channelID, accessHash)
+	return err
+}
+
+// GetChannelAccessHash implements updates.ChannelAccessHasher.
+func (s *StateStore) GetChannelAccessHash(ctx context.Context, userID, channelID int64) (int64, bool, error) {
+	var hash sql.NullInt64
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT access_hash FROM telegram_channels WHERE session = ? AND user_id = ? AND channel_id = ?`, s.session, userID, channelID).
+		Row().Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !hash.Valid) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("telegram channel access hash: %w", err)
+	}
+	return hash.Int64, true, nil
+}
+
+// SetUserAccessHash implements updates.UserAccessHasher.
+func (s *StateStore) SetUserAccessHash(ctx context.Context, userID, targetID, accessHash int64) error {
+	_, err := s.exec(ctx, `INSERT INTO telegram_users (session, user_id, target_id, access_hash) VALUES (?, ?, ?, ?)
+ON CONFLICT (session, user_id, target_id) DO UPDATE SET access_hash = excluded.access_hash`, s.session, userID, targetID, accessHash)
+	return err
+}
+
+// GetUserAccessHash implements updates.UserAccessHasher.
+func (s *StateStore) GetUserAccessHash(ctx context.Context, userID, targetID int64) (int64, bool, error) {
+	var hash int64
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT access_hash FROM telegram_users WHERE session = ? AND user_id = ? AND target_id = ?`, s.session, userID, targetID).
+		Row().Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("telegram user access hash: %w", err)
+	}
+	return hash, true, nil
+}

@@ -1,0 +1,317 @@
+package tgfake
+
+import (
+	"log/slog"
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotd/td/session"
+	"github.com/gotd/td/telegram"
+	"github.com/gotd/td/telegram/auth"
+	"github.com/gotd/td/tg"
+	"github.com/gotd/td/tgerr"
+	"go.uber.org/goleak"
+)
+
+var srv *Server
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var err error
+	srv, err = Start(ctx, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	srv.Close()
+	cancel()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			println("goleak:", err.Error())
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// pushes collects updates pushed to a raw gotd client.
+type pushes struct {
+	mu  sync.Mutex
+	got []tg.UpdateClass
+	ch  chan struct{}
+}
+
+func (p *pushes) Handle(_ context.Context, u tg.UpdatesClass) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if u, ok := u.(*tg.Updates); ok {
+		p.got = append(p.got, u.Updates...)
+	}
+	select {
+	case p.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (p *pushes) waitFor(t *testing.T, cond func([]tg.UpdateClass) bool) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		p.mu.Lock()
+		ok := cond(p.got)
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-p.ch:
+		case <-deadline:
+			t.Fatal("condition not met in 10s")
+		}
+	}
+}
+
+// run starts a raw gotd client on the fake and calls f once it is connected.
+func run(t *testing.T, h telegram.UpdateHandler, f func(ctx context.Context, c *telegram.Client) error) {
+	t.Helper()
+	opts := srv.ClientOptions()
+	opts.SessionStorage = &session.StorageMemory{}
+	opts.UpdateHandler = h
+	c := telegram.NewClient(1, "hash", opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Run(ctx, func(ctx context.Context) error { return f(ctx, c) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoginAndRequireAuth(t *testing.T) {
+	plain := srv.AddUser(User{Phone: "+10000000001", FirstName: "Plain", Code: "11111"})
+	twoFA := srv.AddUser(User{Phone: "+10000000002", FirstName: "Guarded", Password: "s3cret"})
+
+	run(t, nil, func(ctx context.Context, c *telegram.Client) error {
+		if _, err := c.API().UpdatesGetState(ctx); !auth.IsUnauthorized(err) {
+			t.Fatalf("getState before login: %v, want 401", err)
+		}
+		if _, err := c.Auth().SignIn(ctx, plain.Phone, "00000", "nohash"); err == nil {
+			t.Fatal("sign in without sendCode succeeded")
+		}
+		flow := auth.NewFlow(auth.Constant(plain.Phone, "", auth.CodeAuthenticatorFunc(func(context.Context, *tg.AuthSentCode) (string, error) {
+			return plain.Code, nil
+		})), auth.SendCodeOptions{})
+		if err := c.Auth().IfNecessary(ctx, flow); err != nil {
+			t.Fatal(err)
+		}
+		self, err := c.Self(ctx)
+		if err != nil || self.ID != plain.ID {
+			t.Fatalf("self = %v, %v", self, err)
+		}
+		return nil
+	})
+
+	// One connection for both attempts: a wrong password, then the right one.
+	run(t, nil, func(ctx context.Context, c *telegram.Client) error {
+		for _, tc := range []struct {
+			password string
+			ok       bool
+		}{{"nope", false}, {"s3cret", true}} {
+			flow := auth.NewFlow(auth.Constant(twoFA.Phone, tc.password, auth.CodeAuthenticatorFunc(func(context.Context, *tg.AuthSentCode) (string, error) {
+				return twoFA.Code, nil
+			})), auth.SendCodeOptions{})
+			err := c.Auth().IfNecessary(ctx, flow)
+			if tc.ok != (err == nil) {
+				t.Fatalf("login with %q: %v", tc.password, err)
+			}
+			if !tc.ok && !isPasswordInvalid(err) {
+				t.Fatalf("login error = %v, want auth.ErrPasswordInvalid", err)
+			}
+		}
+		self, err := c.Self(ctx)
+		if err != nil || self.ID != twoFA.ID {
+			t.Fatalf("self = %v, %v", self, err)
+		}
+		return nil
+	})
+}
+
+func isPasswordInvalid(err error) bool {
+	for e := err; e != nil; {
+		if e == auth.ErrPasswordInvalid {
+			return true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = u.Unwrap()
+	}
+	return false
+}
+
+// logIn signs c in as u.
+func logIn(ctx context.Context, c *telegram.Client, u User) error {
+	return c.Auth().IfNecessary(ctx, auth.NewFlow(auth.Constant(u.Phone, u.Password, auth.CodeAuthenticatorFunc(func(context.Context, *tg.AuthSentCode) (string, error) {
+		return u.Code, nil
+	})), auth.SendCodeOptions{}))
+}
+
+func TestChannelLifecycle(t *testing.T) {
+	me := srv.AddUser(User{Phone: "+10000000003", FirstName: "Keycare"})
+	client := srv.AddUser(User{FirstName: "Client", Username: "client_one"})
+	p := &pushes{ch: make(chan struct{}, 1)}
+
+	run(t, p, func(ctx context.Context, c *telegram.Client) error {
+		if err := logIn(ctx, c, me); err != nil {
+			t.Fatal(err)
+		}
+		api := c.API()
+		created, err := api.ChannelsCreateChannel(ctx, &tg.ChannelsCreateChannelRequest{Megagroup: true, Title: "Acme × Us"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := created.(*tg.Updates).Chats[0].(*tg.Channel)
+		in := &tg.InputChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+		peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+
+		resolved, err := api.ContactsResolveUsername(ctx, &tg.ContactsResolveUsernameRequest{Username: "client_one"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cu := resolved.Users[0].(*tg.User)
+		invited, err := api.ChannelsInviteToChannel(ctx, &tg.ChannelsInviteToChannelRequest{Channel: in, Users: []tg.InputUserClass{cu.AsInput()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(invited.Updates.(*tg.Updates).Updates); n != 1 {
+			t.Fatalf("invite updates = %d, want the service message", n)
+		}
+		if _, err := api.ChannelsEditAdmin(ctx, &tg.ChannelsEditAdminRequest{Channel: in, UserID: cu.AsInput(), AdminRights: tg.ChatAdminRights{InviteUsers: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := srv.Channel(ch.ID); !got.Admins[client.ID] {
+			t.Fatal("client is not admin")
+		}
+		link, err := api.MessagesExportChatInvite(ctx, &tg.MessagesExportChatInviteRequest{Peer: peer})
+		if err != nil || link.(*tg.ChatInviteExported).Link == "" {
+			t.Fatalf("export invite: %v", err)
+		}
+
+		// A repeated random_id posts once and answers with the original id.
+		var ids []int
+		for range 2 {
+			res, err := api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer, Message: "hello", RandomID: 42})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range res.(*tg.Updates).Updates {
+				if u, ok := u.(*tg.UpdateMessageID); ok {
+					ids = append(ids, u.ID)
+				}
+			}
+		}
+		if len(ids) != 2 || ids[0] != ids[1] {
+			t.Fatalf("message ids = %v, want one id twice", ids)
+		}
+		if n := len(srv.Messages(ch.ID)); n != 1 {
+			t.Fatalf("messages = %d, want 1", n)
+		}
+
+		// Pushes: a client post, an edit, a delete, each with its pts.
+		id, err := srv.PostFromClient(ctx, ch.ID, client.ID, "hi from client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Edit(ctx, ch.ID, id, "edited"); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Delete(ctx, ch.ID, id); err != nil {
+			t.Fatal(err)
+		}
+		// gotd hands each incoming message to its own goroutine
+		// (mtproto/read.go), so pushes may reach the handler in any order.
+		p.waitFor(t, func(us []tg.UpdateClass) bool {
+			var n, e, d bool
+			for _, u := range us {
+				switch u := u.(type) {
+				case *tg.UpdateNewChannelMessage:
+					n = n || u.Message.GetID() == id
+				case *tg.UpdateEditChannelMessage:
+					e = e || u.Message.GetID() == id
+				case *tg.UpdateDeleteChannelMessages:
+					d = d || (len(u.Messages) == 1 && u.Messages[0] == id)
+				}
+			}
+			return n && e && d
+		})
+
+		// A dropped push is a real gap: getChannelDifference still has it.
+		srv.DropNextPushes(1)
+		dropped, _ := srv.PostFromClient(ctx, ch.ID, client.ID, "lost push")
+		diff, err := api.UpdatesGetChannelDifference(ctx, &tg.UpdatesGetChannelDifferenceRequest{Channel: in, Filter: &tg.ChannelMessagesFilterEmpty{}, Pts: 2, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := diff.(*tg.UpdatesChannelDifference)
+		if !d.Final || lastMessageID(d.NewMessages) != dropped || len(d.OtherUpdates) != 2 {
+			t.Fatalf("difference = %+v", d)
+		}
+
+		hist, err := api.MessagesGetHistory(ctx, &tg.MessagesGetHistoryRequest{Peer: peer, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hist.(*tg.MessagesChannelMessages).Messages[0].GetID(); got != dropped {
+			t.Fatalf("newest history id = %d, want %d", got, dropped)
+		}
+
+		// Injected errors come back as RPC errors, and the connection survives.
+		srv.FailNext(tg.MessagesSendMessageRequestTypeID, 1, Err(420, "FLOOD_WAIT_3"))
+		_, err = api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer, Message: "x", RandomID: 7})
+		if d, ok := tgerr.AsFloodWait(err); !ok || d != 3*time.Second {
+			t.Fatalf("err = %v, want FLOOD_WAIT_3", err)
+		}
+		if _, err := api.UpdatesGetState(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return nil
+	})
+}
+
+func TestApplyThenCutResendsOnce(t *testing.T) {
+	me := srv.AddUser(User{Phone: "+10000000004", FirstName: "Keycare"})
+	run(t, nil, func(ctx context.Context, c *telegram.Client) error {
+		if err := logIn(ctx, c, me); err != nil {
+			t.Fatal(err)
+		}
+		api := c.API()
+		created, err := api.ChannelsCreateChannel(ctx, &tg.ChannelsCreateChannelRequest{Megagroup: true, Title: "T"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := created.(*tg.Updates).Chats[0].(*tg.Channel)
+		peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+		calls := srv.Calls(tg.MessagesSendMessageRequestTypeID)
+		srv.ApplyThenCut(tg.MessagesSendMessageRequestTypeID, 1)
+		if _, err := api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer, Message: "once", RandomID: 99}); err != nil {
+			t.Fatal(err)
+		}
+		if n := srv.Calls(tg.MessagesSendMessageRequestTypeID) - calls; n < 2 {
+			t.Fatalf("sendMessage calls = %d, want a resend", n)
+		}
+		if n := len(srv.Messages(ch.ID)); n != 1 {
+			t.Fatalf("messages = %d, want 1", n)
+		}
+		return nil
+	})
+}
+
+func lastMessageID(ms []tg.MessageClass) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].GetID()
+}
