@@ -12,8 +12,8 @@ import (
 
 	"github.com/keycare/keycare/api"
 	"github.com/keycare/keycare/chats"
-	"github.com/keycare/keycare/internal/database"
 	"github.com/keycare/keycare/integrations/telegram"
+	"github.com/keycare/keycare/internal/database"
 )
 
 // sessionName names Keycare's Telegram account. One for now; SPEC §14's pool
