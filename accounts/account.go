@@ -283,9 +283,18 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 			return precondition("account")
 		}
 		out = a
+		if s.OnReassign != nil && (!samePerson(before.OwnerID, a.OwnerID) || !samePerson(before.BackupID, a.BackupID)) {
+			if err := s.OnReassign(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		return audit.Record(ctx, tx, "account.update", "account", id, before, a)
 	})
 	return out, err
+}
+
+func samePerson(a, b *string) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // ArchiveAccount archives an account: it leaves lists and its data is kept.

@@ -21,6 +21,10 @@ import (
 type Store struct {
 	db      *gorm.DB
 	dialect string
+
+	// OnReassign, when set, runs inside the transaction that changes an
+	// account's owner or backup (the chat domain re-invites the team).
+	OnReassign func(ctx context.Context, tx *gorm.DB, accountID string) error
 }
 
 // NewStore returns a Store on db.

@@ -36,6 +36,7 @@ func (cw *Workers) Register(w *river.Workers) {
 	river.AddWorker(w, &sendWorker{cw: cw})
 	river.AddWorker(w, &createWorker{cw: cw})
 	river.AddWorker(w, &adoptWorker{cw: cw})
+	river.AddWorker(w, &syncTeamWorker{cw: cw})
 }
 
 // paused reports whether sending is stopped, and why.
@@ -149,7 +150,7 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 	if err != nil || c == nil {
 		return err
 	}
-	acc, err := w.account(ctx, c.AccountID)
+	acc, err := w.cw.account(ctx, c.AccountID)
 	if err != nil {
 		return err
 	}
@@ -174,14 +175,8 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 		}
 	}
 	g := Group{ChannelID: *c.ChannelID, AccessHash: deref(c.AccessHash), Title: c.Title}
-	team, clients := w.people(ctx, acc)
-	if _, err := w.cw.Transport.Invite(ctx, g, append(team, clients...)); err != nil {
+	if err := w.cw.inviteTeam(ctx, g, acc, true); err != nil {
 		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
-	}
-	for _, p := range team {
-		if err := w.cw.Transport.MakeAdmin(ctx, g, p); err != nil {
-			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
-		}
 	}
 	link := c.InviteLink
 	if link == "" {
@@ -298,9 +293,61 @@ type accountInfo struct {
 	OwnerName *string
 }
 
-func (w *createWorker) account(ctx context.Context, id string) (*accountInfo, error) {
+// inviteTeam invites the owner and backup (and, with clients, the contacts
+// who have Telegram) and makes the owner and backup admins. Telegram treats
+// inviting a member again as done, so a retry is harmless.
+func (cw *Workers) inviteTeam(ctx context.Context, g Group, acc *accountInfo, clients bool) error {
+	team, contacts := cw.people(ctx, acc)
+	people := team
+	if clients {
+		people = append(append([]Person{}, team...), contacts...)
+	}
+	if _, err := cw.Transport.Invite(ctx, g, people); err != nil {
+		return err
+	}
+	for _, p := range team {
+		if err := cw.Transport.MakeAdmin(ctx, g, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type syncTeamWorker struct {
+	river.WorkerDefaults[SyncTeamArgs]
+	cw *Workers
+}
+
+// Work brings a reassigned account's new owner and backup into its group.
+func (w *syncTeamWorker) Work(ctx context.Context, job *river.Job[SyncTeamArgs]) error {
+	var c chatRow
+	if err := w.cw.Store.db.WithContext(ctx).Where("id = ?", job.Args.ChatID).Take(&c).Error; err != nil {
+		return err
+	}
+	if c.Status != StatusActive || c.ChannelID == nil {
+		return nil
+	}
+	acc, err := w.cw.account(ctx, c.AccountID)
+	if err != nil {
+		return err
+	}
+	err = w.cw.inviteTeam(ctx, Group{ChannelID: *c.ChannelID, AccessHash: deref(c.AccessHash), Title: c.Title}, acc, false)
+	var te *TransportError
+	switch {
+	case err == nil:
+		return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), w.cw.Store.db.WithContext(ctx), "chat.team_synced", "chat", c.ID, nil, map[string]any{"owner_id": acc.OwnerID, "backup_id": acc.BackupID})
+	case errors.As(err, &te) && te.Kind == ErrFloodWait:
+		return river.JobSnooze(te.Wait + time.Second)
+	case TransportKind(err) == ErrTemporary || TransportKind(err) == "":
+		return err
+	}
+	w.cw.alert(ctx, "chat.team_sync_failed", c.ID, err)
+	return river.JobCancel(err)
+}
+
+func (cw *Workers) account(ctx context.Context, id string) (*accountInfo, error) {
 	var a accountInfo
-	err := w.cw.Store.db.WithContext(ctx).Table("accounts").
+	err := cw.Store.db.WithContext(ctx).Table("accounts").
 		Select("accounts.id, accounts.name, accounts.owner_id, accounts.backup_id, users.name AS owner_name").
 		Joins("LEFT JOIN users ON users.id = accounts.owner_id").Where("accounts.id = ?", id).Take(&a).Error
 	return &a, err
@@ -308,8 +355,8 @@ func (w *createWorker) account(ctx context.Context, id string) (*accountInfo, er
 
 // people are whom the group needs: the owner and backup (made admins) and
 // the account's contacts who have a Telegram username or id.
-func (w *createWorker) people(ctx context.Context, a *accountInfo) (team, clients []Person) {
-	db := w.cw.Store.db.WithContext(ctx)
+func (cw *Workers) people(ctx context.Context, a *accountInfo) (team, clients []Person) {
+	db := cw.Store.db.WithContext(ctx)
 	for _, id := range []*string{a.OwnerID, a.BackupID} {
 		if id == nil {
 			continue

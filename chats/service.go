@@ -149,6 +149,30 @@ type AdoptChatArgs struct {
 // Kind implements river.JobArgs.
 func (AdoptChatArgs) Kind() string { return "chat_adopt" }
 
+// SyncTeamArgs asks for an account's owner and backup to be invited to its
+// group and made admins, after a reassignment.
+type SyncTeamArgs struct {
+	ChatID string `json:"chat_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncTeamArgs) Kind() string { return "chat_sync_team" }
+
+// Reassigned is the accounts store's OnReassign hook: when an account with
+// an active group gets a new owner or backup, they are invited and made
+// admins by a job enqueued in the same transaction. The previous owner stays
+// in the group (they may still help); a lead removes them in Telegram if needed.
+func (s *Service) Reassigned(ctx context.Context, tx *gorm.DB, accountID string) error {
+	c, err := chatOf(ctx, tx, accountID)
+	if errors.Is(err, errNoChat) || err == nil && c.Status != StatusActive {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.jobs.EnqueueTx(ctx, tx, SyncTeamArgs{ChatID: c.ID}, nil)
+}
+
 // SendArgs asks for one pending message to be posted.
 type SendArgs struct {
 	MessageID string `json:"message_id"`

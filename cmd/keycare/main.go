@@ -173,6 +173,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	chatSvc := chats.NewService(db, m.Jobs)
+	accountStore := accounts.NewStore(db)
+	if m.Telegram != nil {
+		accountStore.OnReassign = chatSvc.Reassigned // a new owner or backup joins the group
+	}
 	// The signal cancels ctx; jobs must outlive it so Close can stop them gracefully.
 	if err := m.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
@@ -181,7 +185,7 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = api.New(api.Config{RateLimit: m.Config.RateLimit, RateBurst: m.Config.RateBurst, TrustedProxies: m.Config.TrustedProxies}, api.Deps{
-		Log: m.Log, Accounts: accounts.NewStore(db), Team: teamSvc, Audit: audit.NewLog(db.Gorm),
+		Log: m.Log, Accounts: accountStore, Team: teamSvc, Audit: audit.NewLog(db.Gorm),
 		Ready: db.Ping, Registry: reg,
 		Chats: chatSvc, Idempotency: idempotency.NewStore(db), Telegram: telegramStatus(m.Telegram),
 	})

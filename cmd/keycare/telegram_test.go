@@ -305,6 +305,21 @@ func TestRestartMidBurstLosesNothing(t *testing.T) {
 	})
 }
 
+func TestNewOwnerJoinsTheGroup(t *testing.T) {
+	w := startWithTelegram(t, database.SQLite)
+	acc, _, channelID := w.activeChat(t)
+	boris := w.fake.AddUser(tgfake.User{Username: "boris_care", FirstName: "Boris"})
+	b := w.must(201, "POST", "/api/v1/users", w.admin, map[string]any{"name": "Boris", "email": "boris@example.com", "role": "manager", "telegram_username": "boris_care", "telegram_user_id": boris.ID})
+	w.must(200, "PATCH", "/api/v1/accounts/"+acc, w.admin, map[string]any{"owner_id": b["id"]})
+	eventually(t, "the new owner to be an admin of the group", func() bool {
+		ch, _ := w.fake.Channel(channelID)
+		return ch.Members[boris.ID] && ch.Admins[boris.ID]
+	})
+	if ch, _ := w.fake.Channel(channelID); !ch.Members[w.anna.ID] {
+		t.Error("the previous owner was removed")
+	}
+}
+
 func TestTelegramEndToEnd(t *testing.T) {
 	each(t, func(t *testing.T, dialect string) {
 		w := startWithTelegram(t, dialect)
