@@ -28,7 +28,7 @@ type telegramWorld struct {
 	ivan          tgfake.User
 }
 
-func startWithTelegram(t *testing.T, dialect string) *telegramWorld {
+func startWithTelegram(t *testing.T, dialect string, extraEnv ...string) *telegramWorld {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -58,6 +58,9 @@ func startWithTelegram(t *testing.T, dialect string) *telegramWorld {
 			t.Fatal(err)
 		}
 		env["DATABASE_URL"] = u
+	}
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		env[extraEnv[i]] = extraEnv[i+1]
 	}
 	// Log in: phone from the flag, then the code, then an empty 2FA line.
 	var out bytes.Buffer
@@ -317,6 +320,42 @@ func TestNewOwnerJoinsTheGroup(t *testing.T) {
 	})
 	if ch, _ := w.fake.Channel(channelID); !ch.Members[w.anna.ID] {
 		t.Error("the previous owner was removed")
+	}
+}
+
+func TestChatCreationLimits(t *testing.T) {
+	w := startWithTelegram(t, database.SQLite, "KEYCARE_CHAT_DAILY_CAP", "1")
+	s := w.service
+	mk := func(name string) string {
+		return s.must(201, "POST", "/api/v1/accounts", s.admin, map[string]any{"name": name, "currency": "EUR"})["id"].(string)
+	}
+	// Telegram refuses: the account is in too many groups. The chat fails with the reason; no retry loop.
+	w.fake.FailNext(tg.ChannelsCreateChannelRequestTypeID, 1, tgfake.Err(400, "CHANNELS_TOO_MUCH"))
+	full := mk("Full")
+	s.must(202, "POST", "/api/v1/accounts/"+full+"/chat", s.admin, nil)
+	eventually(t, "the chat to fail", func() bool {
+		return s.must(200, "GET", "/api/v1/accounts/"+full+"/chat", s.admin, nil)["status"] == "failed"
+	})
+	if c := s.must(200, "GET", "/api/v1/accounts/"+full+"/chat", s.admin, nil); !strings.Contains(c["last_error"].(string), "CHANNELS_TOO_MUCH") {
+		t.Errorf("last_error = %v", c["last_error"])
+	}
+	// Asking again retries the failed creation.
+	s.must(202, "POST", "/api/v1/accounts/"+full+"/chat", s.admin, nil)
+	eventually(t, "the retried chat to become active", func() bool {
+		return s.must(200, "GET", "/api/v1/accounts/"+full+"/chat", s.admin, nil)["status"] == "active"
+	})
+
+	// The daily cap of 1 is used: the next group waits for tomorrow.
+	capped := mk("Capped")
+	s.must(202, "POST", "/api/v1/accounts/"+capped+"/chat", s.admin, nil)
+	calls := w.fake.Calls(tg.ChannelsCreateChannelRequestTypeID)
+	eventually(t, "the job to be snoozed to tomorrow", func() bool {
+		var n int64
+		s.main.DB.Gorm.Table("river_job").Where("kind = 'chat_create' AND state = 'scheduled'").Count(&n)
+		return n == 1
+	})
+	if c := s.must(200, "GET", "/api/v1/accounts/"+capped+"/chat", s.admin, nil); c["status"] != "creating" || w.fake.Calls(tg.ChannelsCreateChannelRequestTypeID) != calls {
+		t.Errorf("over the cap: status %v, createChannel calls %d → %d", c["status"], calls, w.fake.Calls(tg.ChannelsCreateChannelRequestTypeID))
 	}
 }
 
