@@ -52,8 +52,11 @@ type Options struct {
 	// the updates manager's own catch-up goes first; zero means 10 s.
 	ReconcileSettle time.Duration
 	// ReconcileDepth is how many recent messages per channel Reconcile
-	// compares; zero means 200.
+	// compares; zero means 200. After Telegram answered a channel's
+	// difference with "too long", the next pass reads BackfillDepth
+	// (zero: 2,000) instead.
 	ReconcileDepth int
+	BackfillDepth  int
 	// RetryMin and RetryMax bound the backoff of failed mirror writes;
 	// zero means 100 ms and 30 s.
 	RetryMin, RetryMax time.Duration
@@ -81,10 +84,11 @@ type Client struct {
 	reconcile   chan struct{}
 	connected   atomic.Bool // seen ready at least once
 
-	mu     sync.Mutex
-	status Status
-	err    error
-	self   *tg.User
+	mu      sync.Mutex
+	tooLong map[int64]bool // channels to backfill deeper on the next reconcile
+	status  Status
+	err     error
+	self    *tg.User
 }
 
 // New builds a client. With an unconfigured Config it returns a client
@@ -101,6 +105,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.ReconcileDepth <= 0 {
 		opts.ReconcileDepth = 200
+	}
+	if opts.BackfillDepth <= 0 {
+		opts.BackfillDepth = 2000
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = 100 * time.Millisecond
@@ -120,6 +127,7 @@ func New(opts Options) (*Client, error) {
 		reconcile:   make(chan struct{}, 1),
 		status:      StatusError,
 		err:         errors.New("not connected yet"),
+		tooLong:     map[int64]bool{},
 	}
 	if !opts.Config.Configured() {
 		c.status, c.err = StatusNotConfigured, nil
@@ -138,6 +146,9 @@ func New(opts Options) (*Client, error) {
 		Logger:  newGotdLogger(c.log),
 		OnChannelTooLong: func(channelID int64) {
 			c.log.Warn("telegram channel difference too long, backfilling from history", "channel_id", channelID)
+			c.mu.Lock()
+			c.tooLong[channelID] = true
+			c.mu.Unlock()
 			c.requestReconcile()
 		},
 	}
@@ -217,6 +228,16 @@ func (c *Client) Run(ctx context.Context) error {
 	defer close(c.stopped)
 	if c.tg == nil {
 		return nil
+	}
+	// Without a stored session there is nothing to connect as; connecting
+	// anyway would only make Telegram mint an unused auth key.
+	if s, ok := c.opts.Session.(interface {
+		Exists(context.Context) (bool, error)
+	}); ok {
+		if exists, err := s.Exists(ctx); err == nil && !exists {
+			c.setStatus(StatusLoggedOut, ErrLoggedOut)
+			return ErrLoggedOut
+		}
 	}
 	err := c.tg.Run(ctx, c.connectedRun)
 	if ctx.Err() != nil {

@@ -2,11 +2,8 @@ package telegram
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -22,6 +19,7 @@ import (
 	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/integrations/telegram/tgfake"
 	"github.com/keycare/keycare/internal/database"
+	"github.com/keycare/keycare/internal/testdb"
 )
 
 // fake is the package's one Telegram: key exchange is slow under -race.
@@ -91,80 +89,11 @@ func eachDialect(t *testing.T, fn func(t *testing.T, db *database.DB)) {
 	}
 }
 
-// schema is the DDL of this package's tables, per dialect (the migration
-// that ships them must match).
-var schema = map[string][]string{
-	database.SQLite: {
-		`CREATE TABLE IF NOT EXISTS telegram_sessions (name TEXT PRIMARY KEY, key_id TEXT NOT NULL, data BLOB NOT NULL, updated_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS telegram_state (session TEXT NOT NULL, user_id INTEGER NOT NULL, pts INTEGER NOT NULL, qts INTEGER NOT NULL, date INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (session, user_id))`,
-		`CREATE TABLE IF NOT EXISTS telegram_channels (session TEXT NOT NULL, user_id INTEGER NOT NULL, channel_id INTEGER NOT NULL, pts INTEGER, access_hash INTEGER, PRIMARY KEY (session, user_id, channel_id))`,
-		`CREATE TABLE IF NOT EXISTS telegram_users (session TEXT NOT NULL, user_id INTEGER NOT NULL, target_id INTEGER NOT NULL, access_hash INTEGER NOT NULL, PRIMARY KEY (session, user_id, target_id))`,
-	},
-	database.Postgres: {
-		`CREATE TABLE IF NOT EXISTS telegram_sessions (name TEXT PRIMARY KEY, key_id TEXT NOT NULL, data BYTEA NOT NULL, updated_at TIMESTAMPTZ NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS telegram_state (session TEXT NOT NULL, user_id BIGINT NOT NULL, pts INTEGER NOT NULL, qts INTEGER NOT NULL, date INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (session, user_id))`,
-		`CREATE TABLE IF NOT EXISTS telegram_channels (session TEXT NOT NULL, user_id BIGINT NOT NULL, channel_id BIGINT NOT NULL, pts INTEGER, access_hash BIGINT, PRIMARY KEY (session, user_id, channel_id))`,
-		`CREATE TABLE IF NOT EXISTS telegram_users (session TEXT NOT NULL, user_id BIGINT NOT NULL, target_id BIGINT NOT NULL, access_hash BIGINT NOT NULL, PRIMARY KEY (session, user_id, target_id))`,
-	},
-}
-
-// openDB opens a fresh database with this package's tables. It does not
-// run the repository's migrations, so this package's tests stand alone.
+// openDB opens a fresh database with the repository's migrations applied,
+// so these tests run against the very tables Keycare ships.
 func openDB(t *testing.T, dialect string) *database.DB {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
-	var (
-		db  *database.DB
-		err error
-	)
-	switch dialect {
-	case database.Postgres:
-		db, err = database.OpenPostgres(ctx, pgSchema(t), log)
-	default:
-		db, err = database.OpenSQLite(ctx, filepath.Join(t.TempDir(), "keycare.db"), log)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	for _, q := range schema[dialect] {
-		if err := db.Gorm.Exec(q).Error; err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
-}
-
-// pgSchema creates a throwaway schema and returns a URL that uses it.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(envPostgres)
-	admin, err := database.OpenPostgres(context.Background(), base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "tg_" + hex.EncodeToString(b)
-	if err := admin.Gorm.Exec("CREATE SCHEMA " + name).Error; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := database.OpenPostgres(context.Background(), base, nil); err == nil {
-			a.Gorm.Exec("DROP SCHEMA " + name + " CASCADE")
-			_ = a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testdb.Open(t, dialect)
 }
 
 var phones atomic.Int64
@@ -199,24 +128,7 @@ var shared struct {
 func sharedAccount(t *testing.T, db *database.DB) account {
 	t.Helper()
 	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "tgshared")
-		if err != nil {
-			shared.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		sdb, err := database.OpenSQLite(context.Background(), filepath.Join(dir, "k.db"), slog.New(slog.DiscardHandler))
-		if err != nil {
-			shared.err = err
-			return
-		}
-		defer sdb.Close()
-		for _, q := range schema[database.SQLite] {
-			if err := sdb.Gorm.Exec(q).Error; err != nil {
-				shared.err = err
-				return
-			}
-		}
+		sdb := testdb.Open(t, database.SQLite)
 		acct := newAccount(t, sdb)
 		shared.user = acct.user
 		shared.session, shared.err = acct.sessions.LoadSession(context.Background())

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gotd/td/session"
 
+	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/integrations/telegram/tgfake"
 	"github.com/keycare/keycare/internal/database"
 )
@@ -210,6 +213,19 @@ func TestStatus(t *testing.T) {
 		if st, err := Probe(ctx, fakeConfig(t), store, nil); st != StatusLoggedOut || err != nil {
 			t.Fatalf("probe = %s, %v", st, err)
 		}
+		c, err := New(Options{Config: fakeConfig(t), Session: store, Mirror: newRecorder()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(ctx); !errors.Is(err, ErrLoggedOut) {
+			t.Fatalf("Run = %v, want ErrLoggedOut", err)
+		}
+		if st, _ := c.Status(); st != StatusLoggedOut {
+			t.Fatalf("status = %s", st)
+		}
+		if _, err := c.Transport().CreateGroup(ctx, "x", ""); kindOf(err) != "unauthorized" {
+			t.Fatalf("create group: %v, want unauthorized", err)
+		}
 	})
 	t.Run("connected, then revoked", func(t *testing.T) {
 		acct := newAccount(t, db)
@@ -226,4 +242,60 @@ func TestStatus(t *testing.T) {
 			t.Fatalf("status = %s, want logged_out", st)
 		}
 	})
+}
+
+// TestLogsCarryNoSecrets runs a login and some traffic with every log at
+// debug level, and looks for the phone number, the code and message text.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, database.SQLite)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	u := fake.AddUser(tgfake.User{Phone: "+15557770123", FirstName: "Secretive", Code: "97531"})
+	store := NewSessionStore(db, "default", testKeyring(t))
+	if _, err := Login(ctx, fakeConfig(t), store, LoginInput{Lines: strings.NewReader(u.Phone + "\n" + u.Code + "\n\n")}, log); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	rec.failNext = 2 // failed writes are logged, with their error
+	r := start(t, account{user: u, sessions: store, state: NewStateStore(db, "default")}, rec, func(o *Options) { o.Logger = log })
+	g, client := groupWithClient(t, r, rec)
+	if _, err := r.Transport().Send(ctx, g, "outgoing secret text", 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	id, err := fake.PostFromClient(ctx, g.ChannelID, client.ID, "incoming secret text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 10*time.Second, func(r *recorder) bool { _, ok := r.msgs[[2]int64{g.ChannelID, int64(id)}]; return ok })
+	if _, err := r.ReconcileChannel(ctx, chats.Channel{ChannelID: g.ChannelID, AccessHash: g.AccessHash}); err != nil {
+		t.Fatal(err)
+	}
+	r.stop(t)
+	out := logs.String()
+	if !strings.Contains(out, "retrying") {
+		t.Fatal("expected the failed writes to be logged")
+	}
+	for _, secret := range []string{u.Phone, strings.TrimPrefix(u.Phone, "+"), u.Code, "secret text"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain %q", secret)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotd/td/tg"
+
 	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/integrations/telegram/tgfake"
 	"github.com/keycare/keycare/internal/database"
@@ -106,8 +108,11 @@ func TestMirrorBurstWithDroppedPushes(t *testing.T) {
 }
 
 func TestMirrorSurvivesRestart(t *testing.T) {
+	eachDialect(t, testMirrorSurvivesRestart)
+}
+
+func testMirrorSurvivesRestart(t *testing.T, db *database.DB) {
 	ctx := context.Background()
-	db := openDB(t, database.SQLite)
 	acct := sharedAccount(t, db)
 	rec := newRecorder()
 	first := start(t, acct, rec, nil)
@@ -246,4 +251,33 @@ func TestReconnectCatchesUp(t *testing.T) {
 		st, _ := r.Status()
 		return st == StatusConnected
 	})
+}
+
+// TestTooLongBackfillsFromHistory: after downtime Telegram may answer the
+// channel difference with "too long"; Keycare then reads history.
+func TestTooLongBackfillsFromHistory(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, database.SQLite)
+	acct := sharedAccount(t, db)
+	rec := newRecorder()
+	first := start(t, acct, rec, nil)
+	g, client := groupWithClient(t, first, rec)
+	first.stop(t)
+
+	const n = 60
+	for i := range n {
+		if _, err := fake.PostFromClient(ctx, g.ChannelID, client.ID, fmt.Sprintf("offline %02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.SetDifferenceTooLong(20)
+	defer fake.SetDifferenceTooLong(0)
+	calls := fake.Calls(tg.MessagesGetHistoryRequestTypeID)
+	// ReconcileDepth is below what was missed: the too-long answer makes
+	// the next pass read deeper.
+	start(t, acct, rec, func(o *Options) { o.ReconcileDepth = 10 })
+	rec.waitFor(t, 30*time.Second, func(r *recorder) bool { return r.countText(g.ChannelID, "offline ") == n })
+	if fake.Calls(tg.MessagesGetHistoryRequestTypeID) == calls {
+		t.Fatal("history was not read")
+	}
 }

@@ -59,7 +59,14 @@ func (c *Client) ReconcileChannel(ctx context.Context, ch chats.Channel) (Reconc
 	if err != nil {
 		return res, err
 	}
-	msgs, p, complete, err := c.recentHistory(ctx, api, g, c.opts.ReconcileDepth)
+	depth := c.opts.ReconcileDepth
+	c.mu.Lock()
+	backfill := c.tooLong[ch.ChannelID]
+	c.mu.Unlock()
+	if backfill {
+		depth = max(depth, c.opts.BackfillDepth)
+	}
+	msgs, p, complete, err := c.recentHistory(ctx, api, g, depth)
 	if err != nil {
 		return res, transportError(err)
 	}
@@ -125,6 +132,11 @@ func (c *Client) ReconcileChannel(ctx context.Context, ch chats.Channel) (Reconc
 			return res, fmt.Errorf("store deletes: %w", err)
 		}
 		res.Deleted = len(gone)
+	}
+	if backfill {
+		c.mu.Lock()
+		delete(c.tooLong, ch.ChannelID)
+		c.mu.Unlock()
 	}
 	if res != (ReconcileResult{}) {
 		c.log.Info("telegram reconcile repaired channel", "channel_id", ch.ChannelID, "stored", res.Stored, "edited", res.Edited, "deleted", res.Deleted)

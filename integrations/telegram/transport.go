@@ -438,15 +438,14 @@ func (c *Client) findInDialogs(ctx context.Context, api *tg.Client, channelID in
 		}
 		var (
 			chatList []tg.ChatClass
-			dialogs  []tg.DialogClass
 			msgs     []tg.MessageClass
 			more     bool
 		)
 		switch r := res.(type) {
-		case *tg.MessagesDialogs:
-			chatList, dialogs = r.Chats, r.Dialogs
+		case *tg.MessagesDialogs: // everything in one answer
+			chatList = r.Chats
 		case *tg.MessagesDialogsSlice:
-			chatList, dialogs, msgs, more = r.Chats, r.Dialogs, r.Messages, len(r.Dialogs) > 0
+			chatList, msgs, more = r.Chats, r.Messages, len(r.Dialogs) > 0
 		}
 		for _, ch := range chatList {
 			if ch, ok := ch.(*tg.Channel); ok && ch.ID == channelID {
@@ -464,7 +463,6 @@ func (c *Client) findInDialogs(ctx context.Context, api *tg.Client, channelID in
 		if m, ok := last.(*tg.Message); ok {
 			req.OffsetDate = m.Date
 		}
-		_ = dialogs
 	}
 	return 0, false, nil
 }

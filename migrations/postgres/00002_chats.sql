@@ -95,8 +95,8 @@ CREATE TABLE telegram_channels (
     session     text NOT NULL,
     user_id     bigint NOT NULL,
     channel_id  bigint NOT NULL,
-    pts         integer NOT NULL DEFAULT 0,
-    access_hash bigint NOT NULL DEFAULT 0,
+    pts         integer,
+    access_hash bigint,
     PRIMARY KEY (session, user_id, channel_id)
 );
 CREATE TABLE telegram_users (

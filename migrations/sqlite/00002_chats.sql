@@ -95,8 +95,8 @@ CREATE TABLE telegram_channels (
     session     TEXT NOT NULL,
     user_id     INTEGER NOT NULL,
     channel_id  INTEGER NOT NULL,
-    pts         INTEGER NOT NULL DEFAULT 0,
-    access_hash INTEGER NOT NULL DEFAULT 0,
+    pts         INTEGER,
+    access_hash INTEGER,
     PRIMARY KEY (session, user_id, channel_id)
 );
 CREATE TABLE telegram_users (

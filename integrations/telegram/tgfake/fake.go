@@ -78,6 +78,7 @@ type Server struct {
 	faults     map[uint32][]fault
 	drop       dropper
 	calls      map[uint32]int
+	tooLong    int // getChannelDifference from further back than this answers "too long"
 }
 
 // Start listens on 127.0.0.1:0 and serves until ctx ends or Close.

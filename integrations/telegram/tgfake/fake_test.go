@@ -1,8 +1,8 @@
 package tgfake
 
 import (
-	"log/slog"
 	"context"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"

@@ -200,3 +200,12 @@ func (s *Server) Dropped() int {
 	defer s.mu.Unlock()
 	return s.drop.dropped
 }
+
+// SetDifferenceTooLong makes getChannelDifference answer
+// channelDifferenceTooLong when asked from more than n events back, as
+// Telegram does after long downtime; zero turns it off.
+func (s *Server) SetDifferenceTooLong(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tooLong = n
+}

@@ -570,6 +570,22 @@ func (s *Server) channelDifference(ch *Channel, viewer int64, pts, limit int) tg
 	if pts >= ch.Pts {
 		return &tg.UpdatesChannelDifferenceEmpty{Final: true, Pts: ch.Pts}
 	}
+	if s.tooLong > 0 && ch.Pts-pts > s.tooLong {
+		// The newest messages and the dialog's pts: the client takes the
+		// rest from history.
+		ids := ch.ids()
+		var msgs []tg.MessageClass
+		for i := len(ids) - 1; i >= 0 && len(msgs) < 20; i-- {
+			msgs = append(msgs, view(ch.messages[ids[i]], viewer))
+		}
+		return &tg.UpdatesChannelDifferenceTooLong{
+			Final:    true,
+			Dialog:   &tg.Dialog{Peer: ch.peer(), TopMessage: ch.nextMsg, Pts: ch.Pts},
+			Messages: msgs,
+			Chats:    []tg.ChatClass{ch.tg(viewer)},
+			Users:    s.usersOf(viewer, msgs...),
+		}
+	}
 	if limit <= 0 || limit > channelDifferenceLimit {
 		limit = channelDifferenceLimit
 	}
