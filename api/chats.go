@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -131,4 +133,64 @@ func (s *Server) sendMessage(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, m)
+}
+
+// getMedia streams a message's attachment from Telegram. Headers come from
+// the stored metadata, since they must go out before the first byte.
+func (s *Server) getMedia(c echo.Context) error {
+	if s.deps.Media == nil {
+		return keycare.Errorf(keycare.ECONFLICT, "Telegram is not configured: media cannot be fetched")
+	}
+	ctx := c.Request().Context()
+	g, msgID, media, err := s.deps.Chats.MessageMedia(ctx, c.Param("id"), c.Param("mid"))
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	ct := media.MimeType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set(echo.HeaderContentType, ct)
+	h.Set("X-Content-Type-Options", "nosniff")
+	name := media.FileName
+	if name == "" {
+		name = media.Kind
+	}
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	if media.Size > 0 {
+		h.Set(echo.HeaderContentLength, strconv.FormatInt(media.Size, 10))
+	}
+	w := &lazyWriter{c: c}
+	if _, err := s.deps.Media.Download(ctx, g, msgID, w); err != nil {
+		if w.started {
+			s.deps.Log.Warn("media stream cut", "error", err, "account_id", c.Param("id"))
+			return nil // the status is sent; the client sees a short body
+		}
+		h.Del(echo.HeaderContentLength)
+		h.Del(echo.HeaderContentDisposition)
+		if chats.TransportKind(err) == chats.ErrBadRequest {
+			return keycare.Errorf(keycare.ENOTFOUND, "this message has no media")
+		}
+		return err
+	}
+	if !w.started {
+		c.Response().WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// lazyWriter sends the 200 status with the first byte, so an error before
+// any byte can still become a problem response.
+type lazyWriter struct {
+	c       echo.Context
+	started bool
+}
+
+func (w *lazyWriter) Write(b []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.c.Response().WriteHeader(http.StatusOK)
+	}
+	return w.c.Response().Write(b)
 }

@@ -63,6 +63,7 @@ func (s *Server) routes() {
 	s.handle(http.MethodPost, "/accounts/:id/chat/archive", s.archiveChat, onAccount(leads))
 	s.handle(http.MethodGet, "/accounts/:id/messages", s.listMessages, onAccount(careTeam))
 	s.handle(http.MethodPost, "/accounts/:id/messages", s.sendMessage, repeatable(onAccount(careTeam)))
+	s.handle(http.MethodGet, "/accounts/:id/messages/:mid/media", s.getMedia, onAccount(careTeam))
 	s.handle(http.MethodGet, "/integrations", s.integrations, everyone)
 
 	// Audit log.

@@ -49,6 +49,7 @@ type Deps struct {
 	Chats       *chats.Service
 	Idempotency *idempotency.Store
 	Telegram    func(context.Context) IntegrationStatus // nil: Telegram is not configured
+	Media       chats.MediaSource                       // nil: Telegram is not configured
 }
 
 // Server is the HTTP API.

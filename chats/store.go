@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/keycare/keycare"
+	"github.com/keycare/keycare/audit"
 	"github.com/keycare/keycare/internal/database"
 )
 
@@ -390,4 +391,48 @@ func (s *Store) ActiveChannels(ctx context.Context) ([]Channel, error) {
 		out = append(out, ch)
 	}
 	return out, nil
+}
+
+var _ AccessWatcher = (*Store)(nil)
+
+// MarkInaccessible implements AccessWatcher: the chat is flagged lost_access
+// with the reason, mirroring stops, and leads see an alert in the audit log.
+func (s *Store) MarkInaccessible(ctx context.Context, channelID int64, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c, err := chatByChannel(ctx, tx, channelID)
+		if err != nil || c == nil || c.Status == StatusLostAccess {
+			return err
+		}
+		now := time.Now().UTC()
+		if err := tx.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusLostAccess, "last_error": reason, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		ctx := keycare.WithActor(ctx, keycare.Actor{Kind: keycare.ActorTelegram})
+		return audit.Record(ctx, tx, "chat.lost_access", "chat", c.ID, map[string]string{"status": c.Status}, map[string]string{"status": StatusLostAccess, "reason": reason})
+	})
+}
+
+// MessageMedia returns the group, Telegram message id and stored media
+// metadata of a message with media, for streaming it.
+func (s *Store) MessageMedia(ctx context.Context, accountID, messageID string) (Group, int, Media, error) {
+	var m messageRow
+	err := s.db.WithContext(ctx).Where("id = ? AND account_id = ?", messageID, accountID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || err == nil && (len(m.Media) == 0 || string(m.Media) == "null" || m.TelegramMessageID == nil) {
+		return Group{}, 0, Media{}, keycare.Errorf(keycare.ENOTFOUND, "this message has no media")
+	}
+	if err != nil {
+		return Group{}, 0, Media{}, err
+	}
+	var media Media
+	if err := m.Media.Decode(&media); err != nil {
+		return Group{}, 0, Media{}, err
+	}
+	var c chatRow
+	if err := s.db.WithContext(ctx).Where("id = ?", m.ChatID).Take(&c).Error; err != nil {
+		return Group{}, 0, Media{}, err
+	}
+	if c.ChannelID == nil {
+		return Group{}, 0, Media{}, keycare.Errorf(keycare.ENOTFOUND, "this message has no media")
+	}
+	return Group{ChannelID: *c.ChannelID, AccessHash: deref(c.AccessHash), Title: c.Title}, *m.TelegramMessageID, media, nil
 }

@@ -178,3 +178,47 @@ func TestOwnPostsAreStoredOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestLostAccessAndMedia(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		doc := msg(5, 9001, "ivan_acme", "the contract")
+		doc.Media = &chats.Media{Kind: "document", FileName: "contract.pdf", MimeType: "application/pdf", Size: 1234}
+		for _, m := range []chats.InboundMessage{msg(4, 9001, "ivan_acme", "plain"), doc} {
+			if err := f.svc.StoreMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, _ := f.svc.Messages(ctx, f.account, page.Request{})
+		ids := map[string]string{}
+		for _, m := range l.Items {
+			ids[m.Text] = m.ID
+		}
+		if _, _, _, err := f.svc.MessageMedia(ctx, f.account, ids["plain"]); keycare.ErrorCode(err) != keycare.ENOTFOUND {
+			t.Errorf("media of a text message: %v", err)
+		}
+		g, tgID, media, err := f.svc.MessageMedia(ctx, f.account, ids["the contract"])
+		if err != nil || g.ChannelID != channel || g.AccessHash != 42 || tgID != 5 || media.FileName != "contract.pdf" {
+			t.Errorf("media = %+v %d %+v %v", g, tgID, media, err)
+		}
+		if _, _, _, err := f.svc.MessageMedia(ctx, "someone-elses-account", ids["the contract"]); keycare.ErrorCode(err) != keycare.ENOTFOUND {
+			t.Errorf("media through another account: %v", err)
+		}
+
+		for i := 0; i < 2; i++ { // told twice, flagged once
+			if err := f.svc.MarkInaccessible(ctx, channel, "CHANNEL_PRIVATE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v, err := f.svc.Chat(ctx, f.account)
+		if err != nil || v.Status != chats.StatusLostAccess || v.LastError != "CHANNEL_PRIVATE" {
+			t.Errorf("chat = %+v, %v", v, err)
+		}
+		var alerts int64
+		db.Gorm.Table("audit_events").Where("action = 'chat.lost_access'").Count(&alerts)
+		if alerts != 1 {
+			t.Errorf("%d lost-access alerts", alerts)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -139,4 +140,18 @@ func TransportKind(err error) string {
 		return te.Kind
 	}
 	return ""
+}
+
+// MediaSource streams the attachment of a mirrored message from Telegram.
+// Keycare keeps only media metadata; the bytes stay on Telegram.
+type MediaSource interface {
+	// Download writes the media of message messageID in group g to w and
+	// returns its metadata. It fails with ErrBadRequest when the message has no media.
+	Download(ctx context.Context, g Group, messageID int, w io.Writer) (Media, error)
+}
+
+// AccessWatcher is told when Keycare's account lost a group (kicked, banned,
+// the group deleted or made private), so the chat can be flagged.
+type AccessWatcher interface {
+	MarkInaccessible(ctx context.Context, channelID int64, reason string) error
 }

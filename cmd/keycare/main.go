@@ -188,6 +188,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Log: m.Log, Accounts: accountStore, Team: teamSvc, Audit: audit.NewLog(db.Gorm),
 		Ready: db.Ping, Registry: reg,
 		Chats: chatSvc, Idempotency: idempotency.NewStore(db), Telegram: telegramStatus(m.Telegram),
+		Media: mediaSource(m.Telegram),
 	})
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)

@@ -114,3 +114,14 @@ func telegramCommand(ctx context.Context, cfg Config, log *slog.Logger, args []s
 	}
 	return fmt.Errorf("unknown telegram command %q", args[0])
 }
+
+// mediaSource is the Telegram transport's media download, when it has one.
+func mediaSource(c *telegram.Client) chats.MediaSource {
+	if c == nil {
+		return nil
+	}
+	if m, ok := c.Transport().(chats.MediaSource); ok {
+		return m
+	}
+	return nil
+}
