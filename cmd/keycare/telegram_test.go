@@ -193,6 +193,27 @@ func TestPeerFloodStopsSendingAndAlerts(t *testing.T) {
 	}
 }
 
+func TestRevokedSessionStopsSending(t *testing.T) {
+	w := startWithTelegram(t, database.SQLite)
+	acc, token, channelID := w.activeChat(t)
+	w.fake.Revoke(w.keycare.ID) // the session is terminated from another device
+	id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "are you there?"})["id"].(string)
+	eventually(t, "the reply to fail", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "failed" })
+	eventually(t, "the integration to report logged_out", func() bool {
+		return w.must(200, "GET", "/api/v1/integrations", w.admin, nil)["telegram"].(map[string]any)["status"] == "logged_out"
+	})
+	if n := w.posts(channelID, "are you there?"); n != 0 {
+		t.Errorf("posted %d times with a revoked session", n)
+	}
+	found := false
+	for _, a := range w.must(200, "GET", "/api/v1/audit?entity=chat", w.admin, nil)["items"].([]any) {
+		found = found || a.(map[string]any)["action"] == "telegram.sending_stopped"
+	}
+	if !found {
+		t.Error("no alert for the revoked session")
+	}
+}
+
 // Connections are cut after the server applied some posts and before it
 // answered: every reply is retried with its random_id, so each is posted once.
 func TestRepliesSurviveCutConnections(t *testing.T) {
