@@ -267,6 +267,10 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if keycare.Unchanged(before, *a) {
+			out = a
+			return nil
+		}
 		if err := checkPeople(ctx, tx, a.OwnerID, a.BackupID); err != nil {
 			return err
 		}

@@ -172,6 +172,10 @@ func (s *Store) UpdateContact(ctx context.Context, accountID, id string, in Cont
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if keycare.Unchanged(before, *c) {
+			out = c
+			return nil
+		}
 		c.Version++
 		c.UpdatedAt = time.Now().UTC()
 		res := tx.Model(&Contact{}).Where("id = ? AND version = ?", id, before.Version).Select("*").Omit("id", "account_id", "created_at").Updates(c)

@@ -255,6 +255,10 @@ func (s *Store) UpdateNote(ctx context.Context, id string, in NoteUpdate, ifVers
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if keycare.Unchanged(before, *n) {
+			out = n
+			return nil
+		}
 		n.Version++
 		n.Revision++
 		n.AuthorID = keycare.ActorFrom(ctx).UserID

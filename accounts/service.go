@@ -299,6 +299,10 @@ func (s *Store) UpdateService(ctx context.Context, accountID, id string, in Serv
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if keycare.Unchanged(before, r.service()) {
+			out = before
+			return nil
+		}
 		r.Version++
 		r.UpdatedAt = time.Now().UTC()
 		res := tx.Model(&serviceRow{}).Where("id = ? AND version = ?", id, before.Version).Select("*").Omit("id", "account_id", "created_at").Updates(r)

@@ -192,6 +192,10 @@ func (s *Service) Update(ctx context.Context, id string, in UserUpdate, ifVersio
 		if err := v.Err(); err != nil {
 			return err
 		}
+		if keycare.Unchanged(before, u) {
+			out = &u
+			return nil
+		}
 		u.Version++
 		u.UpdatedAt = time.Now().UTC()
 		res := tx.Model(&User{}).Where("id = ? AND version = ?", id, before.Version).Select("*").Updates(&u)

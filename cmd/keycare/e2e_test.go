@@ -224,6 +224,15 @@ func TestReadmeWalkthrough(t *testing.T) {
 		if r := s.call("PATCH", "/api/v1/accounts/"+id, mgr, map[string]any{"tier": "key"}, "If-Match", etag); r.Status != 200 || r.Header.Get("ETag") == etag {
 			t.Errorf("If-Match: %d %s", r.Status, r.Body)
 		}
+		// A PATCH that changes nothing writes nothing: same ETag, no audit event.
+		cur := s.call("GET", "/api/v1/accounts/"+id, mgr, nil).Header.Get("ETag")
+		audited := s.auditCount()
+		if r := s.call("PATCH", "/api/v1/accounts/"+id, mgr, map[string]any{"tier": "key"}); r.Status != 200 || r.Header.Get("ETag") != cur {
+			t.Errorf("no-op PATCH: %d, ETag %s → %s", r.Status, cur, r.Header.Get("ETag"))
+		}
+		if s.auditCount() != audited {
+			t.Error("a no-op PATCH was audited")
+		}
 		// Search, revisions, import, audit.
 		found := s.must(200, "GET", "/api/v1/notes?q=invoice", mgr, nil)
 		if n := len(found["items"].([]any)); n != 1 {
