@@ -117,10 +117,10 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		w.cw.stop(ctx, err)
 		return w.fail(ctx, &m, err.Error())
 	case ErrNoAccess:
-		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusLostAccess, "last_error": err.Error(), "updated_at": time.Now().UTC()}).Error; err != nil {
+		// The integration usually reports the loss first; MarkInaccessible alerts once either way.
+		if err := w.cw.Store.MarkInaccessible(ctx, *c.ChannelID, err.Error()); err != nil {
 			return err
 		}
-		w.cw.alert(ctx, "chat.lost_access", c.ID, err)
 		return w.fail(ctx, &m, err.Error())
 	case ErrBadRequest:
 		return w.fail(ctx, &m, err.Error())

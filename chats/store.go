@@ -327,7 +327,9 @@ func upsertMember(ctx context.Context, tx *gorm.DB, c *chatRow, tgID int64, name
 func (s *Store) ConfirmSent(ctx context.Context, randomID int64, messageID int, at time.Time) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var row messageRow
-		if err := tx.Where("random_id = ?", randomID).Take(&row).Error; err != nil {
+		// Lock the row (PostgreSQL): the mirror may be attaching the same id to
+		// it from the push right now; the two must not interleave.
+		if err := lockRow(tx).Where("random_id = ?", randomID).Take(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return nil // not one of ours
 			}
@@ -338,7 +340,7 @@ func (s *Store) ConfirmSent(ctx context.Context, randomID int64, messageID int, 
 		}
 		// The push may already have stored this message as Keycare's own post.
 		var dup messageRow
-		err := tx.Where("chat_id = ? AND telegram_message_id = ?", row.ChatID, messageID).Take(&dup).Error
+		err := tx.Where("chat_id = ? AND telegram_message_id = ? AND id <> ?", row.ChatID, messageID, row.ID).Take(&dup).Error
 		if err == nil {
 			// The push stored our post before we learnt its id (its text did not
 			// match the pending row). Keep the row the API handed out and drop
@@ -354,6 +356,14 @@ func (s *Store) ConfirmSent(ctx context.Context, randomID int64, messageID int, 
 		}
 		return tx.Model(&messageRow{}).Where("id = ?", row.ID).Updates(map[string]any{"telegram_message_id": messageID, "status": MessageSent, "sent_at": at.UTC(), "error": ""}).Error
 	})
+}
+
+// lockRow adds FOR UPDATE on PostgreSQL; SQLite's single writer needs none.
+func lockRow(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() == "postgres" {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }
 
 // KnownMessages implements Mirror.

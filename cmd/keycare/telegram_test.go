@@ -193,6 +193,50 @@ func TestPeerFloodStopsSendingAndAlerts(t *testing.T) {
 	}
 }
 
+func TestMediaAndLostAccess(t *testing.T) {
+	w := startWithTelegram(t, database.SQLite)
+	acc, token, channelID := w.activeChat(t)
+	data := bytes.Repeat([]byte("%PDF-1.7 keycare "), 20000) // 340 KB
+	if _, err := w.fake.PostDocument(context.Background(), channelID, w.ivan.ID, "the signed contract", "contract.pdf", "application/pdf", data); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	eventually(t, "the document to be mirrored", func() bool {
+		for _, it := range w.must(200, "GET", "/api/v1/accounts/"+acc+"/messages", token, nil)["items"].([]any) {
+			if m := it.(map[string]any); m["text"] == "the signed contract" && m["media"] != nil {
+				id = m["id"].(string)
+				return true
+			}
+		}
+		return false
+	})
+	res := w.call("GET", "/api/v1/accounts/"+acc+"/messages/"+id+"/media", token, nil)
+	if res.Status != 200 || !bytes.Equal(res.Body, data) || res.Header.Get("Content-Type") != "application/pdf" || !strings.Contains(res.Header.Get("Content-Disposition"), "contract.pdf") {
+		t.Fatalf("media: %d, %d bytes, %v", res.Status, len(res.Body), res.Header)
+	}
+	// A viewer never gets client files.
+	_, viewer := w.member("Vera", "viewer")
+	if r := w.call("GET", "/api/v1/accounts/"+acc+"/messages/"+id+"/media", viewer, nil); r.Status != 403 {
+		t.Errorf("viewer: %d", r.Status)
+	}
+
+	// The client's admins remove Keycare from the group: the chat is flagged once.
+	if err := w.fake.Kick(context.Background(), channelID, w.keycare.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the chat to be flagged lost_access", func() bool {
+		return w.must(200, "GET", "/api/v1/accounts/"+acc+"/chat", token, nil)["status"] == "lost_access"
+	})
+	if r := w.call("POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "hello?"}); r.Status != 409 {
+		t.Errorf("send to a lost chat: %d", r.Status)
+	}
+	var alerts int64
+	w.main.DB.Gorm.Table("audit_events").Where("action = 'chat.lost_access'").Count(&alerts)
+	if alerts != 1 {
+		t.Errorf("%d lost-access alerts", alerts)
+	}
+}
+
 func TestRevokedSessionStopsSending(t *testing.T) {
 	w := startWithTelegram(t, database.SQLite)
 	acc, token, channelID := w.activeChat(t)

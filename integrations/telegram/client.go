@@ -42,7 +42,9 @@ type Options struct {
 	// State keeps the update state; nil keeps it in memory (tests only:
 	// a restart would then replay or miss updates).
 	State *StateStore
-	// Mirror receives what Telegram delivers; nil mirrors nothing.
+	// Mirror receives what Telegram delivers; nil mirrors nothing. When it
+	// also implements chats.AccessWatcher (as *chats.Store does), it is told
+	// when the account lost a mirrored group (see access.go).
 	Mirror chats.Mirror
 	Logger *slog.Logger
 	// ReconcileEvery is how often Reconcile runs besides after every
@@ -84,11 +86,21 @@ type Client struct {
 	reconcile   chan struct{}
 	connected   atomic.Bool // seen ready at least once
 
+	// watcher is Options.Mirror as a chats.AccessWatcher, or nil; lostWake
+	// wakes lostLoop.
+	watcher  chats.AccessWatcher
+	lostWake chan struct{}
+
 	mu      sync.Mutex
 	tooLong map[int64]bool // channels to backfill deeper on the next reconcile
 	status  Status
 	err     error
 	self    *tg.User
+	// Lost access: reports waiting for lostLoop, and channels reported (at
+	// which lostSeq), so each is reported once.
+	lostPending  map[int64]lostReport
+	lostReported map[int64]uint64
+	lostSeq      uint64
 }
 
 // New builds a client. With an unconfigured Config it returns a client
@@ -128,7 +140,12 @@ func New(opts Options) (*Client, error) {
 		status:      StatusError,
 		err:         errors.New("not connected yet"),
 		tooLong:     map[int64]bool{},
+
+		lostWake:     make(chan struct{}, 1),
+		lostPending:  map[int64]lostReport{},
+		lostReported: map[int64]uint64{},
 	}
+	c.watcher, _ = opts.Mirror.(chats.AccessWatcher)
 	if !opts.Config.Configured() {
 		c.status, c.err = StatusNotConfigured, nil
 		return c, nil
@@ -136,7 +153,7 @@ func New(opts Options) (*Client, error) {
 	if opts.Session == nil {
 		return nil, errors.New("telegram: Options.Session is required")
 	}
-	c.handler = &mirrorHandler{mirror: opts.Mirror, log: c.log, retryMin: opts.RetryMin, retryMax: opts.RetryMax}
+	c.handler = &mirrorHandler{mirror: opts.Mirror, log: c.log, retryMin: opts.RetryMin, retryMax: opts.RetryMax, lost: c.noteLost}
 	var handler telegram.UpdateHandler = c.handler
 	if opts.Mirror == nil {
 		handler = telegram.UpdateHandlerFunc(func(context.Context, tg.UpdatesClass) error { return nil })
@@ -150,6 +167,10 @@ func New(opts Options) (*Client, error) {
 			c.tooLong[channelID] = true
 			c.mu.Unlock()
 			c.requestReconcile()
+		},
+		OnChannelInaccessible: func(channelID int64) {
+			c.log.Warn("telegram channel inaccessible, updates stopped", "channel_id", channelID)
+			c.noteLost(chats.Group{ChannelID: channelID}, "CHANNEL_PRIVATE", "updates.getChannelDifference")
 		},
 	}
 	if opts.State != nil {
@@ -281,6 +302,10 @@ func (c *Client) connectedRun(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		c.reconcileLoop(ctx)
+		return nil
+	})
+	g.Go(func() error {
+		c.lostLoop(ctx)
 		return nil
 	})
 	err = g.Wait()

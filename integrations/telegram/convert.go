@@ -133,38 +133,98 @@ func inbound(m tg.MessageClass, p people, self int64) (msg chats.InboundMessage,
 	return msg, nil, false
 }
 
-// media keeps what Keycare lists of an attachment.
+// Media kinds, as chats.Media.Kind names them.
+const (
+	kindPhoto    = "photo"
+	kindDocument = "document"
+	kindVoice    = "voice"
+	kindVideo    = "video"
+	kindSticker  = "sticker"
+	kindOther    = "other"
+)
+
+// media keeps what Keycare lists of an attachment: kind, file name (from
+// DocumentAttributeFilename), mime type and size (of a photo, its largest
+// size). A link preview is not an attachment: nil.
 func media(m tg.MessageMediaClass) *chats.Media {
 	switch m := m.(type) {
-	case nil, *tg.MessageMediaEmpty:
+	case nil, *tg.MessageMediaEmpty, *tg.MessageMediaWebPage:
 		return nil
 	case *tg.MessageMediaPhoto:
-		return &chats.Media{Kind: "photo"}
+		out := &chats.Media{Kind: kindPhoto}
+		if p, ok := m.Photo.(*tg.Photo); ok {
+			out.MimeType = "image/jpeg" // Telegram recompresses photos to JPEG
+			if s, ok := largestPhotoSize(p); ok {
+				out.Size = int64(s.size)
+			}
+		}
+		return out
 	case *tg.MessageMediaDocument:
 		doc, ok := m.Document.(*tg.Document)
 		if !ok {
-			return &chats.Media{Kind: "document"}
+			return &chats.Media{Kind: kindDocument}
 		}
-		out := &chats.Media{Kind: "document", MimeType: doc.MimeType, Size: doc.Size}
+		out := &chats.Media{Kind: kindDocument, MimeType: doc.MimeType, Size: doc.Size}
+		sticker := false
 		for _, a := range doc.Attributes {
 			switch a := a.(type) {
 			case *tg.DocumentAttributeFilename:
 				out.FileName = a.FileName
 			case *tg.DocumentAttributeAudio:
 				if a.Voice {
-					out.Kind = "voice"
+					out.Kind = kindVoice
 				}
 			case *tg.DocumentAttributeVideo:
-				out.Kind = "video"
+				out.Kind = kindVideo
 			case *tg.DocumentAttributeSticker:
-				out.Kind = "sticker"
+				sticker = true
 			}
 		}
-		if m.Voice {
-			out.Kind = "voice"
+		switch {
+		case sticker: // video stickers carry a video attribute too
+			out.Kind = kindSticker
+		case m.Voice:
+			out.Kind = kindVoice
+		case m.Video || m.Round:
+			out.Kind = kindVideo
 		}
 		return out
 	default:
-		return &chats.Media{Kind: "other"}
+		return &chats.Media{Kind: kindOther}
 	}
+}
+
+// photoSize is one downloadable size of a photo.
+type photoSize struct {
+	typ  string // the thumb_size of its InputPhotoFileLocation
+	area int
+	size int
+}
+
+// largestPhotoSize picks the biggest size of a photo Telegram stores as a
+// file: the original, more or less. Inline (cached, stripped) and vector
+// outlines are not files.
+func largestPhotoSize(p *tg.Photo) (photoSize, bool) {
+	var (
+		best  photoSize
+		found bool
+	)
+	for _, s := range p.Sizes {
+		var c photoSize
+		switch s := s.(type) {
+		case *tg.PhotoSize:
+			c = photoSize{typ: s.Type, area: s.W * s.H, size: s.Size}
+		case *tg.PhotoSizeProgressive:
+			c = photoSize{typ: s.Type, area: s.W * s.H}
+			for _, n := range s.Sizes { // progressive prefixes: the last is the whole
+				c.size = max(c.size, n)
+			}
+		default:
+			continue
+		}
+		if !found || c.area > best.area || c.area == best.area && c.size > best.size {
+			best, found = c, true
+		}
+	}
+	return best, found
 }

@@ -24,18 +24,21 @@ type mirrorHandler struct {
 	self     atomic.Int64
 	retryMin time.Duration
 	retryMax time.Duration
+	// lost is told of an updateChannel showing the account out of a group.
+	lost func(g chats.Group, code, op string)
 }
 
 func (h *mirrorHandler) Handle(ctx context.Context, u tg.UpdatesClass) error {
 	var (
-		list  []tg.UpdateClass
-		users []tg.UserClass
+		list     []tg.UpdateClass
+		users    []tg.UserClass
+		chatList []tg.ChatClass
 	)
 	switch u := u.(type) {
 	case *tg.Updates:
-		list, users = u.Updates, u.Users
+		list, users, chatList = u.Updates, u.Users, u.Chats
 	case *tg.UpdatesCombined:
-		list, users = u.Updates, u.Users
+		list, users, chatList = u.Updates, u.Users, u.Chats
 	case *tg.UpdateShort:
 		list = []tg.UpdateClass{u.Update}
 	default:
@@ -43,13 +46,19 @@ func (h *mirrorHandler) Handle(ctx context.Context, u tg.UpdatesClass) error {
 	}
 	p := peopleOf(users)
 	for _, upd := range list {
-		h.apply(ctx, upd, p)
+		h.apply(ctx, upd, p, chatList)
 	}
 	return nil
 }
 
-func (h *mirrorHandler) apply(ctx context.Context, u tg.UpdateClass, p people) {
+func (h *mirrorHandler) apply(ctx context.Context, u tg.UpdateClass, p people, chatList []tg.ChatClass) {
 	switch u := u.(type) {
+	case *tg.UpdateChannel:
+		// Telegram pushes it on any change of the group as the account sees
+		// it; a kick or ban shows the group as channelForbidden.
+		if code, lost := lostIn(chatList, u.ChannelID); lost && h.lost != nil {
+			h.lost(chats.Group{ChannelID: u.ChannelID, AccessHash: channelHash(chatList, u.ChannelID)}, code, "updateChannel")
+		}
 	case *tg.UpdateNewChannelMessage:
 		h.newMessage(ctx, u.Message, p)
 	case *tg.UpdateNewMessage:
@@ -118,4 +127,21 @@ func (h *mirrorHandler) retry(ctx context.Context, op string, channelID int64, m
 		}
 		wait = min(wait*2, h.retryMax)
 	}
+}
+
+// channelHash is the access hash chatList gives channelID, or zero.
+func channelHash(chatList []tg.ChatClass, channelID int64) int64 {
+	for _, ch := range chatList {
+		switch ch := ch.(type) {
+		case *tg.ChannelForbidden:
+			if ch.ID == channelID {
+				return ch.AccessHash
+			}
+		case *tg.Channel:
+			if ch.ID == channelID {
+				return ch.AccessHash
+			}
+		}
+	}
+	return 0
 }

@@ -16,7 +16,9 @@ import (
 // messages it never delivered (holes), edits whose push was lost (gotd's
 // manager drops edits and deletes that come back inside a channel
 // difference), and deletions. A known message missing from history inside
-// the compared id range, and not marked deleted, is deleted.
+// the compared id range, and not marked deleted, is deleted. A channel
+// Telegram refuses (ErrNoAccess) is reported to the Mirror's
+// chats.AccessWatcher, if it has one (access.go).
 func (c *Client) Reconcile(ctx context.Context) error {
 	if c.opts.Mirror == nil {
 		return nil
@@ -51,6 +53,7 @@ func (c *Client) reconcileChannel(ctx context.Context, ch chats.Channel) error {
 // ReconcileChannel reconciles one channel (see Reconcile).
 func (c *Client) ReconcileChannel(ctx context.Context, ch chats.Channel) (ReconcileResult, error) {
 	var res ReconcileResult
+	lostSeq := c.lostSeqNow()
 	api, err := c.api(ctx)
 	if err != nil {
 		return res, err
@@ -68,8 +71,11 @@ func (c *Client) ReconcileChannel(ctx context.Context, ch chats.Channel) (Reconc
 	}
 	msgs, p, complete, err := c.recentHistory(ctx, api, g, depth)
 	if err != nil {
-		return res, transportError(err)
+		err = transportError(err)
+		c.noteNoAccess(g, "messages.getHistory", err)
+		return res, err
 	}
+	c.accessOK(ch.ChannelID, lostSeq)
 	if len(msgs) == 0 {
 		return res, nil
 	}

@@ -14,9 +14,11 @@ import (
 	"github.com/keycare/keycare/chats"
 )
 
-// Transport returns the client as the chat domain's chats.Transport.
-// FLOOD_WAIT is returned at once as ErrFloodWait (the caller, a job, snoozes)
-// rather than slept on inside the call.
+// Transport returns the client as the chat domain's chats.Transport (and
+// chats.MediaSource: see Download). FLOOD_WAIT is returned at once as
+// ErrFloodWait (the caller, a job, snoozes) rather than slept on inside the
+// call. An ErrNoAccess about a mirrored group also reaches the Mirror's
+// chats.AccessWatcher, if it has one (access.go).
 func (c *Client) Transport() chats.Transport { return transport{c} }
 
 type transport struct{ c *Client }
@@ -195,7 +197,7 @@ func (t transport) Invite(ctx context.Context, g chats.Group, people []chats.Per
 			continue
 		}
 		if err != nil {
-			return notAdded, t.c.call(err)
+			return notAdded, t.c.callOn(g, "channels.inviteToChannel", err)
 		}
 		if err := t.c.manager.Handle(ctx, res.Updates); err != nil {
 			return notAdded, err
@@ -228,7 +230,7 @@ func (t transport) MakeAdmin(ctx context.Context, g chats.Group, p chats.Person)
 			PinMessages: true, ManageCall: true, Other: true,
 		},
 	})
-	return t.c.call(err)
+	return t.c.callOn(g, "channels.editAdmin", err)
 }
 
 // ExportInvite implements chats.Transport.
@@ -239,7 +241,7 @@ func (t transport) ExportInvite(ctx context.Context, g chats.Group) (string, err
 	}
 	res, err := api.MessagesExportChatInvite(ctx, &tg.MessagesExportChatInviteRequest{Peer: inputPeer(g)})
 	if err != nil {
-		return "", t.c.call(err)
+		return "", t.c.callOn(g, "messages.exportChatInvite", err)
 	}
 	inv, ok := res.(*tg.ChatInviteExported)
 	if !ok {
@@ -265,7 +267,7 @@ func (t transport) Send(ctx context.Context, g chats.Group, text string, replyTo
 		return 0, &chats.TransportError{Kind: chats.ErrBadRequest, Code: "RANDOM_ID_DUPLICATE", Cause: err}
 	}
 	if err != nil {
-		return 0, t.c.call(err)
+		return 0, t.c.callOn(g, "messages.sendMessage", err)
 	}
 	if id, ok := sentID(res, randomID); ok {
 		return id, nil
@@ -406,21 +408,24 @@ func (t transport) ResolveGroup(ctx context.Context, channelID int64) (chats.Gro
 	if !found {
 		return chats.Group{}, &chats.TransportError{Kind: chats.ErrBadRequest, Code: "CHANNEL_INVALID", Cause: fmt.Errorf("channel %d is not among this account's groups", channelID)}
 	}
-	res, err := api.ChannelsGetChannels(ctx, []tg.InputChannelClass{&tg.InputChannel{ChannelID: channelID, AccessHash: hash}})
+	g := chats.Group{ChannelID: channelID, AccessHash: hash}
+	res, err := api.ChannelsGetChannels(ctx, []tg.InputChannelClass{inputChannel(g)})
 	if err != nil {
-		return chats.Group{}, t.c.call(err)
+		return chats.Group{}, t.c.callOn(g, "channels.getChannels", err)
 	}
 	for _, ch := range res.GetChats() {
 		switch ch := ch.(type) {
 		case *tg.Channel:
 			if ch.ID == channelID {
 				if ch.Left {
+					t.c.noteLost(g, "CHANNEL_LEFT", "channels.getChannels")
 					return chats.Group{}, &chats.TransportError{Kind: chats.ErrNoAccess, Code: "CHANNEL_LEFT", Cause: errors.New("the account is not a member")}
 				}
 				return chats.Group{ChannelID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title}, nil
 			}
 		case *tg.ChannelForbidden:
 			if ch.ID == channelID {
+				t.c.noteLost(g, "CHANNEL_PRIVATE", "channels.getChannels")
 				return chats.Group{}, &chats.TransportError{Kind: chats.ErrNoAccess, Code: "CHANNEL_PRIVATE", Cause: errors.New("the account lost access")}
 			}
 		}
@@ -478,7 +483,7 @@ func (t transport) History(ctx context.Context, g chats.Group, beforeID, limit i
 	}
 	res, err := api.MessagesGetHistory(ctx, &tg.MessagesGetHistoryRequest{Peer: inputPeer(g), OffsetID: beforeID, Limit: limit})
 	if err != nil {
-		return nil, t.c.call(err)
+		return nil, t.c.callOn(g, "messages.getHistory", err)
 	}
 	msgs, users := historyPage(res)
 	p := peopleOf(users)

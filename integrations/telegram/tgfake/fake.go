@@ -7,7 +7,8 @@
 // (new message, edit, delete) advances the channel's pts, pushes carry
 // pts/pts_count plus the Users and Chats they mention, getChannelDifference
 // replays events after a pts, and a repeated random_id returns the original
-// message instead of posting twice. Test hooks post as a client, edit, delete,
+// message instead of posting twice. Test hooks post as a client (text or a
+// document, whose bytes upload.getFile serves), edit, delete, kick a member,
 // drop pushes (a real gap: stored and pts advanced, not sent), cut
 // connections, and inject errors per method.
 //
@@ -74,6 +75,7 @@ type Server struct {
 	logins     map[[8]byte]*login         // sign-in in progress per auth key
 	channels   map[int64]*Channel
 	invites    map[string]int64 // invite hash → channel id
+	files      map[int64]*file  // document id → bytes
 	nextID     int64
 	faults     map[uint32][]fault
 	drop       dropper
@@ -108,6 +110,7 @@ func Start(ctx context.Context, log *slog.Logger) (*Server, error) {
 		logins:     map[[8]byte]*login{},
 		channels:   map[int64]*Channel{},
 		invites:    map[string]int64{},
+		files:      map[int64]*file{},
 		nextID:     1000,
 		faults:     map[uint32][]fault{},
 		calls:      map[uint32]int{},

@@ -315,3 +315,121 @@ func lastMessageID(ms []tg.MessageClass) int {
 	}
 	return ms[len(ms)-1].GetID()
 }
+
+func TestDocumentsAndKick(t *testing.T) {
+	me := srv.AddUser(User{Phone: "+10000000005", FirstName: "Keycare"})
+	owner := srv.AddUser(User{FirstName: "Owner"})
+	p := &pushes{ch: make(chan struct{}, 1)}
+	run(t, p, func(ctx context.Context, c *telegram.Client) error {
+		if err := logIn(ctx, c, me); err != nil {
+			t.Fatal(err)
+		}
+		api := c.API()
+		ch := srv.CreateChannel(owner.ID, "Files", me.ID)
+		in := &tg.InputChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+		peer := &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+
+		data := make([]byte, 1<<20+5000)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		id, err := srv.PostDocument(ctx, ch.ID, owner.ID, "see attached", "a.bin", "application/octet-stream", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := api.ChannelsGetMessages(ctx, &tg.ChannelsGetMessagesRequest{Channel: in, ID: []tg.InputMessageClass{&tg.InputMessageID{ID: id}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := got.(*tg.MessagesChannelMessages).Messages[0].(*tg.Message)
+		doc := m.Media.(*tg.MessageMediaDocument).Document.(*tg.Document)
+		if m.Message != "see attached" || doc.Size != int64(len(data)) || doc.MimeType != "application/octet-stream" || doc.Attributes[0].(*tg.DocumentAttributeFilename).FileName != "a.bin" {
+			t.Fatalf("message = %+v, document = %+v", m, doc)
+		}
+		loc := &tg.InputDocumentFileLocation{ID: doc.ID, AccessHash: doc.AccessHash, FileReference: doc.FileReference}
+		part := func(offset int64, limit int, precise bool) ([]byte, error) {
+			req := &tg.UploadGetFileRequest{Location: loc, Offset: offset, Limit: limit}
+			req.SetPrecise(precise)
+			r, err := api.UploadGetFile(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return r.(*tg.UploadFile).Bytes, nil
+		}
+		for _, tc := range []struct {
+			offset  int64
+			limit   int
+			precise bool
+			want    []byte
+			err     string
+		}{
+			{0, 1 << 20, false, data[:1<<20], ""},
+			{1 << 20, 1 << 20, false, data[1<<20:], ""}, // the short tail
+			{4096, 512 << 10, false, data[4096 : 4096+512<<10], ""},
+			{1024, 3072, true, data[1024:4096], ""},
+			{2 << 20, 4096, false, []byte{}, ""}, // past the end: empty
+			{0, 2 << 20, false, nil, "LIMIT_INVALID"},
+			{0, 3072, false, nil, "LIMIT_INVALID"},            // not 4 KiB without precise
+			{1<<20 - 4096, 8192, false, nil, "LIMIT_INVALID"}, // crosses 1 MiB
+			{100, 4096, true, nil, "OFFSET_INVALID"},
+		} {
+			b, err := part(tc.offset, tc.limit, tc.precise)
+			if tc.err != "" {
+				if !tgerr.Is(err, tc.err) {
+					t.Errorf("getFile(%d, %d) = %v, want %s", tc.offset, tc.limit, err, tc.err)
+				}
+				continue
+			}
+			if err != nil || string(b) != string(tc.want) {
+				t.Errorf("getFile(%d, %d) = %d bytes, %v; want %d bytes", tc.offset, tc.limit, len(b), err, len(tc.want))
+			}
+		}
+		loc.AccessHash++
+		if _, err := part(0, 4096, false); !tgerr.Is(err, "FILE_ID_INVALID") {
+			t.Errorf("getFile with a wrong access hash: %v", err)
+		}
+
+		// Kicked: one last updateChannel, then CHANNEL_PRIVATE everywhere.
+		if err := srv.Kick(ctx, ch.ID, me.ID); err != nil {
+			t.Fatal(err)
+		}
+		p.waitFor(t, func(us []tg.UpdateClass) bool {
+			for _, u := range us {
+				if u, ok := u.(*tg.UpdateChannel); ok && u.ChannelID == ch.ID {
+					return true
+				}
+			}
+			return false
+		})
+		if _, err := api.MessagesGetHistory(ctx, &tg.MessagesGetHistoryRequest{Peer: peer, Limit: 1}); !tgerr.Is(err, "CHANNEL_PRIVATE") {
+			t.Errorf("history after kick: %v", err)
+		}
+		if _, err := api.MessagesSendMessage(ctx, &tg.MessagesSendMessageRequest{Peer: peer, Message: "x", RandomID: 1}); !tgerr.Is(err, "CHANNEL_PRIVATE") {
+			t.Errorf("send after kick: %v", err)
+		}
+		if _, err := api.UpdatesGetChannelDifference(ctx, &tg.UpdatesGetChannelDifferenceRequest{Channel: in, Filter: &tg.ChannelMessagesFilterEmpty{}, Limit: 10}); !tgerr.Is(err, "CHANNEL_PRIVATE") {
+			t.Errorf("difference after kick: %v", err)
+		}
+		chs, err := api.ChannelsGetChannels(ctx, []tg.InputChannelClass{in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := chs.GetChats()[0].(*tg.ChannelForbidden); !ok {
+			t.Errorf("getChannels after kick = %T", chs.GetChats()[0])
+		}
+		if err := srv.Kick(ctx, ch.ID, me.ID); err == nil {
+			t.Error("kicked twice")
+		}
+		// Nothing more is pushed to the kicked account.
+		n := func() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.got) }
+		before := n()
+		if _, err := srv.PostFromClient(ctx, ch.ID, owner.ID, "after the kick"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n() != before {
+			t.Error("a kicked account got a push")
+		}
+		return nil
+	})
+}

@@ -96,6 +96,7 @@ func (s *Server) membership(ctx context.Context, channelID, userID int64, join b
 	var action tg.MessageActionClass = &tg.MessageActionChatDeleteUser{UserID: userID}
 	if join {
 		ch.Members[userID] = true
+		delete(ch.banned, userID)
 		action = &tg.MessageActionChatJoinedByLink{InviterID: ch.Creator}
 	}
 	_, ev := ch.addMessage(&tg.MessageService{FromID: &tg.PeerUser{UserID: userID}, Date: now(), Action: action})
@@ -103,6 +104,50 @@ func (s *Server) membership(ctx context.Context, channelID, userID int64, join b
 	if !join {
 		delete(ch.Members, userID)
 		delete(ch.Admins, userID)
+	}
+	s.mu.Unlock()
+	s.send(ctx, pushes)
+	return nil
+}
+
+// Kick removes a member as the channel's creator would (a ban). The other
+// members get the MessageActionChatDeleteUser service message; the kicked
+// user's sessions get one last push, updateChannel with the group as
+// channelForbidden, as Telegram sends it. Afterwards no push reaches them,
+// and their calls about the channel answer CHANNEL_PRIVATE (getChannels:
+// channelForbidden). The service message and the updateChannel are two
+// pushes for DropNextPushes. Join or an invitation lifts the ban.
+func (s *Server) Kick(ctx context.Context, channelID, userID int64) error {
+	s.mu.Lock()
+	ch, ok := s.channels[channelID]
+	if !ok {
+		s.mu.Unlock()
+		return fmt.Errorf("tgfake: no channel %d", channelID)
+	}
+	if !ch.Members[userID] {
+		s.mu.Unlock()
+		return fmt.Errorf("tgfake: user %d is not in channel %d", userID, channelID)
+	}
+	var kicked []recipient
+	for _, r := range s.recipients(ch, [8]byte{}) {
+		if r.user == userID {
+			kicked = append(kicked, r)
+		}
+	}
+	delete(ch.Members, userID)
+	delete(ch.Admins, userID)
+	ch.banned[userID] = true
+	_, ev := ch.addMessage(&tg.MessageService{FromID: &tg.PeerUser{UserID: ch.Creator}, Date: now(), Action: &tg.MessageActionChatDeleteUser{UserID: userID}})
+	pushes := s.preparePush(ch, ev, [8]byte{})
+	if !s.drop.take() {
+		for _, r := range kicked {
+			pushes = append(pushes, push{to: r, updates: &tg.Updates{
+				Updates: []tg.UpdateClass{&tg.UpdateChannel{ChannelID: ch.ID}},
+				Users:   s.usersOf(r.user),
+				Chats:   []tg.ChatClass{ch.forbidden()},
+				Date:    now(),
+			}})
+		}
 	}
 	s.mu.Unlock()
 	s.send(ctx, pushes)

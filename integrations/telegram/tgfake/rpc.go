@@ -91,6 +91,17 @@ func (s *Server) peerChannel(in tg.InputPeerClass, uid int64) (*Channel, error) 
 	return s.memberChannelID(p.ChannelID, p.AccessHash, uid)
 }
 
+// banned reports whether uid was kicked from the channel in; the caller
+// holds s.mu.
+func (s *Server) banned(in tg.InputPeerClass, uid int64) bool {
+	p, ok := in.(*tg.InputPeerChannel)
+	if !ok {
+		return false
+	}
+	ch, ok := s.channels[p.ChannelID]
+	return ok && ch.banned[uid]
+}
+
 // inputUser resolves an input user; the caller holds s.mu.
 func (s *Server) inputUser(in tg.InputUserClass, self *User) (*User, error) {
 	switch in := in.(type) {
@@ -166,6 +177,7 @@ func (s *Server) register() {
 		}, nil
 	})
 	s.registerLogin()
+	s.registerFiles()
 
 	d.OnUsersGetUsers(func(ctx context.Context, ids []tg.InputUserClass) ([]tg.UserClass, error) {
 		s.mu.Lock()
@@ -270,6 +282,7 @@ func (s *Server) register() {
 			}
 			if !ch.Members[u.ID] {
 				ch.Members[u.ID] = true
+				delete(ch.banned, u.ID)
 				added = append(added, u.ID)
 			}
 		}
@@ -332,7 +345,7 @@ func (s *Server) register() {
 				return nil, tgErr(400, "CHANNEL_INVALID")
 			}
 			if !ch.Members[self.ID] {
-				out.Chats = append(out.Chats, &tg.ChannelForbidden{ID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title, Megagroup: true})
+				out.Chats = append(out.Chats, ch.forbidden())
 				continue
 			}
 			out.Chats = append(out.Chats, ch.tg(self.ID))
@@ -418,6 +431,10 @@ func (s *Server) register() {
 			s.mu.Unlock()
 			return nil, tgErr(400, "USER_ALREADY_PARTICIPANT")
 		}
+		if ch.banned[self.ID] {
+			s.mu.Unlock()
+			return nil, tgErr(400, "CHANNEL_PRIVATE")
+		}
 		ch.Members[self.ID] = true
 		_, ev := ch.addMessage(&tg.MessageService{FromID: &tg.PeerUser{UserID: self.ID}, Date: now(), Action: &tg.MessageActionChatJoinedByLink{InviterID: ch.Creator}})
 		res, pushes := s.result(ctx, ch, self.ID, []event{ev})
@@ -435,10 +452,11 @@ func (s *Server) register() {
 		}
 		ch, err := s.peerChannel(req.Peer, self.ID)
 		if err != nil {
-			s.mu.Unlock()
-			if tgerr.Is(err, "CHANNEL_PRIVATE") {
+			// A member who left may not write; a kicked one may not see the group.
+			if tgerr.Is(err, "CHANNEL_PRIVATE") && !s.banned(req.Peer, self.ID) {
 				err = tgErr(403, "CHAT_WRITE_FORBIDDEN")
 			}
+			s.mu.Unlock()
 			return nil, err
 		}
 		if req.Message == "" {

@@ -44,6 +44,7 @@ type Channel struct {
 	Admins     map[int64]bool
 	Pts        int // the channel's pts: one per new message or edit, one per deleted message
 
+	banned   map[int64]bool          // kicked users: their calls answer CHANNEL_PRIVATE
 	messages map[int]tg.MessageClass // live messages by id (deleted ones removed)
 	nextMsg  int
 	events   []event
@@ -158,7 +159,7 @@ func (s *Server) Channel(id int64) (Channel, bool) {
 	cp := *ch
 	cp.Members = copySet(ch.Members)
 	cp.Admins = copySet(ch.Admins)
-	cp.messages, cp.events, cp.randomIDs = nil, nil, nil
+	cp.messages, cp.events, cp.randomIDs, cp.banned = nil, nil, nil, nil
 	return cp, true
 }
 
@@ -213,6 +214,7 @@ func (s *Server) newChannel(creator int64, title, about string) *Channel {
 		Date:       now(),
 		Members:    map[int64]bool{creator: true},
 		Admins:     map[int64]bool{creator: true},
+		banned:     map[int64]bool{},
 		messages:   map[int]tg.MessageClass{},
 		randomIDs:  map[[2]int64]int{},
 	}
@@ -327,6 +329,11 @@ func (ch *Channel) tg(viewer int64) *tg.Channel {
 		c.AdminRights = tg.ChatAdminRights{ChangeInfo: true, DeleteMessages: true, BanUsers: true, InviteUsers: true, PinMessages: true}
 	}
 	return c
+}
+
+// forbidden renders ch as a user who may not see it does.
+func (ch *Channel) forbidden() *tg.ChannelForbidden {
+	return &tg.ChannelForbidden{ID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title, Megagroup: true}
 }
 
 // tgUser renders u as viewer sees it; the caller holds s.mu.
