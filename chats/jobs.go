@@ -165,7 +165,11 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 		if w.cw.CompanyName != "" {
 			title = acc.Name + " × " + w.cw.CompanyName
 		}
-		g, err := w.cw.Transport.CreateGroup(ctx, title, "Keycare "+c.ID)
+		marker := "Keycare " + c.ID
+		g, found, err := w.earlierGroup(ctx, job.Attempt, title, marker)
+		if err == nil && !found {
+			g, err = w.cw.Transport.CreateGroup(ctx, title, marker)
+		}
 		if err != nil {
 			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 		}
@@ -196,6 +200,16 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 		return err
 	}
 	return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), db, "chat.active", "chat", c.ID, nil, map[string]any{"channel_id": *c.ChannelID})
+}
+
+// earlierGroup looks, on a retry, for the group an earlier attempt may have
+// created without learning its id (the answer was lost in a cut or crash).
+func (w *createWorker) earlierGroup(ctx context.Context, attempt int, title, marker string) (Group, bool, error) {
+	finder, ok := w.cw.Transport.(GroupFinder)
+	if attempt <= 1 || !ok {
+		return Group{}, false, nil
+	}
+	return finder.FindGroup(ctx, title, marker)
 }
 
 type adoptWorker struct {

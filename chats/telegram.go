@@ -155,3 +155,11 @@ type MediaSource interface {
 type AccessWatcher interface {
 	MarkInaccessible(ctx context.Context, channelID int64, reason string) error
 }
+
+// GroupFinder finds a group Keycare's account created earlier, by the marker
+// Keycare put in its description. Creating a group is not idempotent on
+// Telegram's side: when an attempt's answer is lost, the next attempt looks
+// for the group first, so an account never gets two.
+type GroupFinder interface {
+	FindGroup(ctx context.Context, title, marker string) (Group, bool, error)
+}
