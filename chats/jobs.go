@@ -14,6 +14,7 @@ import (
 
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/audit"
+	"github.com/keycare/keycare/internal/database"
 )
 
 // Workers are the chat jobs: creating and adopting groups and sending replies.
@@ -110,6 +111,9 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	var te *TransportError
 	errors.As(err, &te)
+	if alreadyPosted(err) {
+		return nil // posted by an earlier attempt: the push or the reconciler attaches its id
+	}
 	switch TransportKind(err) {
 	case ErrFloodWait:
 		return river.JobSnooze(te.Wait + time.Second)
@@ -192,7 +196,7 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 		}
 	}
 	// The welcome's random_id derives from the chat, so every retry is the same post.
-	if _, err := w.cw.Transport.Send(ctx, g, welcome(acc), 0, stableID("welcome:"+c.ID)); err != nil {
+	if _, err := w.cw.Transport.Send(ctx, g, welcome(acc), 0, stableID("welcome:"+c.ID)); err != nil && !alreadyPosted(err) {
 		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 	}
 	now := time.Now().UTC()
@@ -225,19 +229,29 @@ func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) e
 	if err != nil || c == nil {
 		return err
 	}
+	// Join (or find) the group once; a retry after that resumes the import.
 	var g Group
-	if job.Args.InviteLink != "" {
-		g, err = w.cw.Transport.JoinByInvite(ctx, job.Args.InviteLink)
+	if c.ChannelID != nil && c.AccessHash != nil {
+		g = Group{ChannelID: *c.ChannelID, AccessHash: *c.AccessHash, Title: c.Title}
 	} else {
-		g, err = w.cw.Transport.ResolveGroup(ctx, job.Args.ChannelID)
+		if job.Args.InviteLink != "" {
+			g, err = w.cw.Transport.JoinByInvite(ctx, job.Args.InviteLink)
+		} else {
+			g, err = w.cw.Transport.ResolveGroup(ctx, job.Args.ChannelID)
+		}
+		if err != nil {
+			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
+		}
+		res := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			if database.IsUniqueViolation(res.Error) {
+				return markFailed(ctx, w.cw, c, "that group is already linked to another account")
+			}
+			return res.Error
+		}
 	}
-	if err != nil {
-		return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
-	}
-	res := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "status": StatusActive, "updated_at": time.Now().UTC()})
-	if res.Error != nil {
-		return markFailed(ctx, w.cw, c, "that group is already linked to another account")
-	}
+	// The chat mirrors while it imports (status creating is mirrored), so
+	// nothing posted meanwhile is missed; StoreMessage makes overlaps harmless.
 	limit := w.cw.HistoryCap
 	if limit <= 0 {
 		limit = 1000
@@ -246,7 +260,7 @@ func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) e
 	for imported := 0; imported < limit; {
 		batch, err := w.cw.Transport.History(ctx, g, before, min(100, limit-imported))
 		if err != nil {
-			return err // the chat is active; a retry resumes the import idempotently
+			return err // the chat is still creating: the retry joins nothing and resumes here
 		}
 		if len(batch) == 0 {
 			break
@@ -258,6 +272,9 @@ func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) e
 			before = m.MessageID
 		}
 		imported += len(batch)
+	}
+	if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusActive, "updated_at": time.Now().UTC()}).Error; err != nil {
+		return err
 	}
 	return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), db, "chat.active", "chat", c.ID, nil, map[string]any{"channel_id": g.ChannelID, "origin": "adopted"})
 }
@@ -311,7 +328,10 @@ type accountInfo struct {
 // who have Telegram) and makes the owner and backup admins. Telegram treats
 // inviting a member again as done, so a retry is harmless.
 func (cw *Workers) inviteTeam(ctx context.Context, g Group, acc *accountInfo, clients bool) error {
-	team, contacts := cw.people(ctx, acc)
+	team, contacts, err := cw.people(ctx, acc)
+	if err != nil {
+		return err
+	}
 	people := team
 	if clients {
 		people = append(append([]Person{}, team...), contacts...)
@@ -369,7 +389,7 @@ func (cw *Workers) account(ctx context.Context, id string) (*accountInfo, error)
 
 // people are whom the group needs: the owner and backup (made admins) and
 // the account's contacts who have a Telegram username or id.
-func (cw *Workers) people(ctx context.Context, a *accountInfo) (team, clients []Person) {
+func (cw *Workers) people(ctx context.Context, a *accountInfo) (team, clients []Person, err error) {
 	db := cw.Store.db.WithContext(ctx)
 	for _, id := range []*string{a.OwnerID, a.BackupID} {
 		if id == nil {
@@ -379,24 +399,27 @@ func (cw *Workers) people(ctx context.Context, a *accountInfo) (team, clients []
 			TelegramUsername *string
 			TelegramUserID   *int64
 		}
-		if db.Table("users").Select("telegram_username, telegram_user_id").Where("id = ?", *id).Take(&u).Error == nil {
-			if p := person(u.TelegramUserID, u.TelegramUsername); p != nil {
-				team = append(team, *p)
-			}
+		if err := db.Table("users").Select("telegram_username, telegram_user_id").Where("id = ?", *id).Take(&u).Error; err != nil {
+			return nil, nil, err
+		}
+		if p := person(u.TelegramUserID, u.TelegramUsername); p != nil {
+			team = append(team, *p)
 		}
 	}
 	var cs []struct {
 		TelegramUsername string
 		TelegramUserID   *int64
 	}
-	db.Table("contacts").Select("telegram_username, telegram_user_id").Where("account_id = ? AND removed_at IS NULL", a.ID).Find(&cs)
+	if err := db.Table("contacts").Select("telegram_username, telegram_user_id").Where("account_id = ? AND removed_at IS NULL", a.ID).Find(&cs).Error; err != nil {
+		return nil, nil, err
+	}
 	for _, c := range cs {
 		u := c.TelegramUsername
 		if p := person(c.TelegramUserID, &u); p != nil {
 			clients = append(clients, *p)
 		}
 	}
-	return team, clients
+	return team, clients, nil
 }
 
 func person(id *int64, username *string) *Person {
@@ -426,6 +449,13 @@ func welcome(a *accountInfo) string {
 		return fmt.Sprintf("Welcome! This is %s's dedicated support group. %s is your personal manager and will answer you right here; write any time.", a.Name, *a.OwnerName)
 	}
 	return fmt.Sprintf("Welcome! This is %s's dedicated support group. Write any time: our team answers right here.", a.Name)
+}
+
+// alreadyPosted reports Telegram's answer to a repeated random_id: the post
+// exists (an earlier attempt made it), so there is nothing to do again.
+func alreadyPosted(err error) bool {
+	var te *TransportError
+	return errors.As(err, &te) && te.Code == "RANDOM_ID_DUPLICATE"
 }
 
 // stableID derives a random_id from a key, so one logical post keeps one id.

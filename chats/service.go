@@ -187,7 +187,7 @@ func (SendArgs) Kind() string { return "message_send" }
 func (s *Service) RequestChat(ctx context.Context, accountID string) (view *ChatView, created bool, err error) {
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c chatRow
-		err := tx.Where("account_id = ?", accountID).Take(&c).Error
+		err := lockRow(tx).Where("account_id = ?", accountID).Take(&c).Error // two retries must not both start a creation
 		switch {
 		case err == nil && c.Status != StatusFailed:
 			return nil
@@ -258,15 +258,22 @@ func (s *Service) Adopt(ctx context.Context, accountID string, in AdoptInput) (*
 		if n > 0 {
 			return keycare.Errorf(keycare.ECONFLICT, "this account already has a chat; archive it first")
 		}
-		if err := tx.Where("account_id = ? AND status = ?", accountID, StatusFailed).Delete(&chatRow{}).Error; err != nil {
-			return err
-		}
 		now := time.Now().UTC()
 		c := chatRow{ID: keycare.NewID(), AccountID: accountID, Status: StatusCreating, Origin: "adopted", Version: 1, CreatedAt: now, UpdatedAt: now}
+		var failed chatRow
+		if err := tx.Where("account_id = ? AND status = ?", accountID, StatusFailed).Take(&failed).Error; err == nil {
+			// A failed creation keeps its row (its messages point at it); the adoption takes it over.
+			c.ID, c.CreatedAt, c.Version = failed.ID, failed.CreatedAt, failed.Version+1
+			if err := tx.Where("chat_id = ?", c.ID).Delete(&memberRow{}).Error; err != nil {
+				return err
+			}
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
 		if args.ChannelID != 0 {
 			c.ChannelID = &args.ChannelID
 		}
-		if err := tx.Create(&c).Error; err != nil {
+		if err := tx.Save(&c).Error; err != nil {
 			if database.IsUniqueViolation(err) {
 				return keycare.Errorf(keycare.ECONFLICT, "that group is already linked to an account")
 			}
@@ -298,6 +305,7 @@ func (s *Service) Archive(ctx context.Context, accountID string) (*ChatView, err
 		if err := tx.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusArchived, "archived_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
+		s.forget(c.ChannelID)
 		after := *c
 		after.Status = StatusArchived
 		return audit.Record(ctx, tx, "chat.archive", "chat", c.ID, c.view(), after.view())
@@ -332,7 +340,7 @@ func (s *Service) Messages(ctx context.Context, accountID string, p page.Request
 // ReplyInput is the body of POST /accounts/{id}/messages.
 type ReplyInput struct {
 	Text    string `json:"text" validate:"required,max=4096"`
-	ReplyTo *int   `json:"reply_to" validate:"omitempty,min=1"`
+	ReplyTo *int   `json:"reply_to" validate:"omitempty,min=1,max=2147483647"`
 }
 
 // QueueReply stores a pending reply and enqueues its send job in the same

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -95,10 +96,68 @@ const (
 // Store keeps chats and their messages. It implements Mirror.
 type Store struct {
 	db *gorm.DB
+
+	// chats caches which chat mirrors a channel for a moment: a burst of
+	// messages into one group then costs one lookup, and an archive made
+	// elsewhere (another replica) stops mirroring within chatCacheTTL.
+	mu    sync.Mutex
+	chats map[int64]cachedChat
 }
 
+type cachedChat struct {
+	chat    chatRow
+	expires time.Time
+}
+
+// chatCacheTTL bounds how long a cached channel → chat answer is trusted.
+const chatCacheTTL = 2 * time.Second
+
 // NewStore returns a chat store on db.
-func NewStore(db *database.DB) *Store { return &Store{db: db.Gorm} }
+func NewStore(db *database.DB) *Store { return &Store{db: db.Gorm, chats: map[int64]cachedChat{}} }
+
+// mirroredChat is chatByChannel through the cache.
+func (s *Store) mirroredChat(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow, error) {
+	now := time.Now()
+	s.mu.Lock()
+	hit, ok := s.chats[channelID]
+	s.mu.Unlock()
+	if ok && now.Before(hit.expires) {
+		c := hit.chat
+		return &c, nil
+	}
+	c, err := chatByChannel(ctx, tx, channelID)
+	if err == nil && c != nil {
+		s.mu.Lock()
+		s.chats[channelID] = cachedChat{chat: *c, expires: now.Add(chatCacheTTL)}
+		s.mu.Unlock()
+	}
+	return c, err
+}
+
+// forget drops a channel from the cache after its chat changed here.
+func (s *Store) forget(channelID *int64) {
+	if channelID == nil {
+		return
+	}
+	s.mu.Lock()
+	delete(s.chats, *channelID)
+	s.mu.Unlock()
+}
+
+// mirrorTx runs fn in a transaction whose commit does not wait for the WAL
+// flush on PostgreSQL. That is safe here and only here: the update state
+// (pts) is saved after the messages it covers, so a crash that loses the
+// last commits loses the later pts too, and catching up fetches them again.
+func (s *Store) mirrorTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
 
 var _ Mirror = (*Store)(nil)
 
@@ -115,8 +174,8 @@ func chatByChannel(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow,
 
 // StoreMessage implements Mirror.
 func (s *Store) StoreMessage(ctx context.Context, m InboundMessage) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		c, err := chatByChannel(ctx, tx, m.ChannelID)
+	return s.mirrorTx(ctx, func(tx *gorm.DB) error {
+		c, err := s.mirroredChat(ctx, tx, m.ChannelID)
 		if err != nil || c == nil {
 			return err
 		}
@@ -205,7 +264,6 @@ func classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessa
 			return "user", &ids[0], nil, nil
 		}
 	}
-	var ids []string
 	q := tx.WithContext(ctx).Table("contacts").Where("account_id = ? AND removed_at IS NULL", accountID)
 	username := strings.TrimPrefix(m.SenderUsername, "@")
 	switch {
@@ -216,15 +274,21 @@ func classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessa
 	default:
 		q = q.Where("1 = 0")
 	}
-	if err := q.Order("telegram_user_id IS NULL, id").Limit(1).Pluck("id", &ids).Error; err != nil {
+	var found []struct {
+		ID             string
+		TelegramUserID *int64
+	}
+	if err := q.Select("id, telegram_user_id").Order("telegram_user_id IS NULL, id").Limit(1).Find(&found).Error; err != nil {
 		return "", nil, nil, err
 	}
-	if len(ids) == 1 {
-		// Learn the Telegram id of a contact known only by username.
-		if err := tx.WithContext(ctx).Table("contacts").Where("id = ? AND telegram_user_id IS NULL", ids[0]).Update("telegram_user_id", m.SenderTelegramID).Error; err != nil {
-			return "", nil, nil, err
+	if len(found) == 1 {
+		if found[0].TelegramUserID == nil && m.SenderTelegramID != 0 {
+			// Learn the Telegram id of a contact known only by username.
+			if err := tx.WithContext(ctx).Table("contacts").Where("id = ? AND telegram_user_id IS NULL", found[0].ID).Update("telegram_user_id", m.SenderTelegramID).Error; err != nil {
+				return "", nil, nil, err
+			}
 		}
-		return "contact", nil, &ids[0], nil
+		return "contact", nil, &found[0].ID, nil
 	}
 	now := time.Now().UTC()
 	name := strings.TrimSpace(m.SenderName)
@@ -417,6 +481,7 @@ func (s *Store) MarkInaccessible(ctx context.Context, channelID int64, reason st
 		if err := tx.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusLostAccess, "last_error": reason, "updated_at": now}).Error; err != nil {
 			return err
 		}
+		s.forget(c.ChannelID)
 		ctx := keycare.WithActor(ctx, keycare.Actor{Kind: keycare.ActorTelegram})
 		return audit.Record(ctx, tx, "chat.lost_access", "chat", c.ID, map[string]string{"status": c.Status}, map[string]string{"status": StatusLostAccess, "reason": reason})
 	})
