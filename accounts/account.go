@@ -271,8 +271,20 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 			out = a
 			return nil
 		}
-		if err := checkPeople(ctx, tx, a.OwnerID, a.BackupID); err != nil {
+		// Only people being assigned now must be active: a deactivated owner
+		// must not block an unrelated edit (reassigning is how it gets fixed).
+		owner, backup := a.OwnerID, a.BackupID
+		if samePerson(before.OwnerID, owner) {
+			owner = nil
+		}
+		if samePerson(before.BackupID, backup) {
+			backup = nil
+		}
+		if err := checkPeople(ctx, tx, owner, backup); err != nil {
 			return err
+		}
+		if a.OwnerID != nil && a.BackupID != nil && *a.OwnerID == *a.BackupID {
+			return keycare.Invalid("backup_id", "must differ from owner_id")
 		}
 		a.Version++
 		a.UpdatedAt = time.Now().UTC()

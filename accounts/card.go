@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -89,12 +90,46 @@ func (s *Store) Card(ctx context.Context, id string) (*Card, error) {
 		c.Revenue = append(c.Revenue, r.entry())
 	}
 
+	if err := cardChat(db, c, actor.Role != keycare.RoleProduct); err != nil {
+		return nil, err
+	}
 	if actor.Role != keycare.RoleProduct {
 		if err := s.cardPrivate(db, c); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// cardChat adds the account's group: its status and, for the Care team, the
+// invite link and who is in it (product users never get into the group).
+func cardChat(db *gorm.DB, c *Card, private bool) error {
+	var rows []struct {
+		ID         string
+		Status     string
+		ChannelID  *int64
+		Title      string
+		InviteLink string
+		UpdatedAt  time.Time
+	}
+	if err := db.Table("chats").Select("id, status, channel_id, title, invite_link, updated_at").Where("account_id = ?", c.ID).Limit(1).Find(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	r := rows[0]
+	c.Chat = &chats.Chat{AccountID: c.ID, Status: r.Status, Title: r.Title, Members: []chats.Member{}, UpdatedAt: r.UpdatedAt}
+	if r.ChannelID != nil {
+		c.Chat.TelegramID = strconv.FormatInt(*r.ChannelID, 10)
+	}
+	if !private {
+		return nil
+	}
+	c.Chat.InviteLink = r.InviteLink
+	return db.Table("chat_members").
+		Select("telegram_user_id, name, username, kind, user_id, contact_id, joined_at, left_at").
+		Where("chat_id = ? AND left_at IS NULL", r.ID).Order("joined_at").Find(&c.Chat.Members).Error
 }
 
 // cardPrivate adds what product users may not see: contacts and notes.

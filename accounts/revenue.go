@@ -62,7 +62,9 @@ func (s *Store) SetRevenue(ctx context.Context, accountID, month string, in Reve
 		return nil, false, err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		a, err := getAccount(ctx, tx, accountID)
+		// Lock the account (PostgreSQL) so concurrent writes of one month
+		// serialise and each audit row has the true "before".
+		a, err := getAccount(ctx, lockRow(tx), accountID)
 		if err != nil {
 			return err
 		}
@@ -311,4 +313,12 @@ func (idx *accountIndex) resolve(r ImportRow, field func(string) string, v *keyc
 		v.Add(field("account_id"), "account_id or external_id is required")
 	}
 	return nil, false
+}
+
+// lockRow adds FOR UPDATE on PostgreSQL; SQLite's single writer needs none.
+func lockRow(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() == "postgres" {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }

@@ -22,7 +22,15 @@ import (
 // fields and trailing data, and turns every failure into an EINVALID error
 // that names the field. It is the one decoder every request body goes through.
 func DecodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return decodeError(err)
+	}
+	// PostgreSQL cannot store NUL in text or jsonb; no field needs one.
+	if bytes.Contains(body, []byte(`\u0000`)) || bytes.IndexByte(body, 0) >= 0 {
+		return keycare.Invalid("body", "must not contain NUL characters")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)

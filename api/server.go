@@ -98,8 +98,16 @@ func New(cfg Config, deps Deps) *Server {
 // parameters would be dropped silently and a filter would quietly not apply.
 func wellFormedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := url.ParseQuery(c.Request().URL.RawQuery); err != nil {
+		q, err := url.ParseQuery(c.Request().URL.RawQuery)
+		if err != nil {
 			return keycare.Invalid("query", "is not a well-formed query string")
+		}
+		for name, values := range q {
+			for _, v := range values {
+				if strings.IndexByte(v, 0) >= 0 {
+					return keycare.Invalid(name, "must not contain NUL characters")
+				}
+			}
 		}
 		return next(c)
 	}

@@ -85,6 +85,9 @@ type Client struct {
 	reconnected chan struct{}
 	reconcile   chan struct{}
 	connected   atomic.Bool // seen ready at least once
+	// disconnects counts dead primary connections; CreateGroup compares it
+	// around its call (see find.go).
+	disconnects atomic.Uint64
 
 	// watcher is Options.Mirror as a chats.AccessWatcher, or nil; lostWake
 	// wakes lostLoop.
@@ -235,6 +238,9 @@ func (c *Client) onConnectionState(s telegram.ConnectionState) {
 			}
 		}
 	case telegram.ConnectionStateDisconnected:
+		// gotd reports this before it resends unanswered requests on the
+		// next connection.
+		c.disconnects.Add(1)
 		c.mu.Lock()
 		if c.status == StatusConnected {
 			c.status, c.err = StatusError, errors.New("disconnected, reconnecting")

@@ -114,21 +114,32 @@ func updatesChats(u tg.UpdatesClass) []tg.ChatClass {
 	return nil
 }
 
-// CreateGroup implements chats.Transport.
+// CreateGroup implements chats.Transport. A lost answer can leave a group
+// behind, or two: see find.go.
 func (t transport) CreateGroup(ctx context.Context, title, about string) (chats.Group, error) {
 	api, err := t.c.api(ctx)
 	if err != nil {
 		return chats.Group{}, err
 	}
+	started, cuts := time.Now(), t.c.disconnects.Load()
 	res, err := api.ChannelsCreateChannel(ctx, &tg.ChannelsCreateChannelRequest{Megagroup: true, Title: title, About: about})
 	if err != nil {
 		return chats.Group{}, t.c.call(err)
 	}
-	g, ok := groupOf(updatesChats(res), 0)
-	if !ok {
+	var ch *tg.Channel
+	for _, c := range updatesChats(res) {
+		if c, ok := c.(*tg.Channel); ok {
+			ch = c
+			break
+		}
+	}
+	if ch == nil {
 		return chats.Group{}, &chats.TransportError{Kind: chats.ErrTemporary, Code: "NO_CHANNEL_IN_RESULT", Cause: fmt.Errorf("createChannel answered %T without a channel", res)}
 	}
-	return g, nil
+	if t.c.disconnects.Load() != cuts {
+		t.c.warnDuplicates(ctx, api, ch, title, about, time.Since(started))
+	}
+	return chats.Group{ChannelID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title}, nil
 }
 
 // inputUser finds a person's Telegram user: by id with a known access
@@ -433,43 +444,25 @@ func (t transport) ResolveGroup(ctx context.Context, channelID int64) (chats.Gro
 	return chats.Group{}, &chats.TransportError{Kind: chats.ErrBadRequest, Code: "CHANNEL_INVALID", Cause: fmt.Errorf("channel %d not found", channelID)}
 }
 
-// findInDialogs pages through the account's dialogs for a channel.
+// findInDialogs looks through the account's dialogs for a channel.
 func (c *Client) findInDialogs(ctx context.Context, api *tg.Client, channelID int64) (int64, bool, error) {
-	req := &tg.MessagesGetDialogsRequest{OffsetPeer: &tg.InputPeerEmpty{}, Limit: 100}
-	for range 10 { // 1,000 dialogs: twice the supergroups an account may hold
-		res, err := api.MessagesGetDialogs(ctx, req)
-		if err != nil {
-			return 0, false, c.call(err)
+	var (
+		hash  int64
+		found bool
+	)
+	err := c.eachDialogChannel(ctx, api, func(ch *tg.Channel) bool {
+		if ch.ID == channelID {
+			hash, found = ch.AccessHash, true
 		}
-		var (
-			chatList []tg.ChatClass
-			msgs     []tg.MessageClass
-			more     bool
-		)
-		switch r := res.(type) {
-		case *tg.MessagesDialogs: // everything in one answer
-			chatList = r.Chats
-		case *tg.MessagesDialogsSlice:
-			chatList, msgs, more = r.Chats, r.Messages, len(r.Dialogs) > 0
-		}
-		for _, ch := range chatList {
-			if ch, ok := ch.(*tg.Channel); ok && ch.ID == channelID {
-				if c.opts.State != nil {
-					_ = c.opts.State.SetChannelAccessHash(ctx, c.selfID(), ch.ID, ch.AccessHash)
-				}
-				return ch.AccessHash, true, nil
-			}
-		}
-		if !more || len(msgs) == 0 {
-			return 0, false, nil
-		}
-		last := msgs[len(msgs)-1]
-		req.OffsetID = last.GetID()
-		if m, ok := last.(*tg.Message); ok {
-			req.OffsetDate = m.Date
-		}
+		return !found
+	})
+	if err != nil || !found {
+		return 0, false, err
 	}
-	return 0, false, nil
+	if c.opts.State != nil {
+		_ = c.opts.State.SetChannelAccessHash(ctx, c.selfID(), channelID, hash)
+	}
+	return hash, true, nil
 }
 
 // History implements chats.Transport.

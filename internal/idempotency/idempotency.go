@@ -17,6 +17,10 @@ import (
 // inProgress marks a key whose first request has not finished.
 const inProgress = 0
 
+// stale is how long a key may stay in progress before its request is taken
+// for dead: far longer than any request may run.
+const stale = 2 * time.Minute
+
 type record struct {
 	UserID      string
 	Route       string
@@ -67,6 +71,12 @@ func (s *Store) Begin(ctx context.Context, userID, route, key, requestHash strin
 	switch {
 	case prev.RequestHash != requestHash:
 		return nil, keycare.Errorf(keycare.EUNPROCESSABL, "this Idempotency-Key was used with a different request")
+	case prev.Status == inProgress && time.Since(prev.CreatedAt) > stale:
+		// Its request died mid-way (a crash before Finish): free the key and retry once.
+		if err := s.db.WithContext(ctx).Where("user_id = ? AND route = ? AND key = ? AND status = ?", userID, route, key, inProgress).Delete(&record{}).Error; err != nil {
+			return nil, err
+		}
+		return s.Begin(ctx, userID, route, key, requestHash)
 	case prev.Status == inProgress:
 		return nil, keycare.Errorf(keycare.ECONFLICT, "a request with this Idempotency-Key is still running")
 	}

@@ -433,3 +433,117 @@ func TestDocumentsAndKick(t *testing.T) {
 		return nil
 	})
 }
+
+func TestApplyThenCutCreatesTwoChannels(t *testing.T) {
+	me := srv.AddUser(User{Phone: "+10000000011", FirstName: "Keycare"})
+	run(t, nil, func(ctx context.Context, c *telegram.Client) error {
+		if err := logIn(ctx, c, me); err != nil {
+			t.Fatal(err)
+		}
+		calls := srv.Calls(tg.ChannelsCreateChannelRequestTypeID)
+		srv.ApplyThenCut(tg.ChannelsCreateChannelRequestTypeID, 1)
+		res, err := c.API().ChannelsCreateChannel(ctx, &tg.ChannelsCreateChannelRequest{Megagroup: true, Title: "Lost", About: "marker"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// gotd resent the unacknowledged request on the new connection.
+		if n := srv.Calls(tg.ChannelsCreateChannelRequestTypeID) - calls; n != 2 {
+			t.Fatalf("createChannel calls = %d, want 2", n)
+		}
+		var mine []Channel
+		for _, ch := range srv.Channels() {
+			if ch.Creator == me.ID {
+				mine = append(mine, ch)
+			}
+		}
+		got := res.(*tg.Updates).Chats[0].(*tg.Channel)
+		if len(mine) != 2 || mine[1].ID != got.ID || mine[0].About != "marker" {
+			t.Fatalf("channels = %+v, answered %d", mine, got.ID)
+		}
+		return nil
+	})
+}
+
+func TestDialogsPageAndFullChannel(t *testing.T) {
+	me := srv.AddUser(User{Phone: "+10000000012", FirstName: "Keycare"})
+	owner := srv.AddUser(User{FirstName: "Owner"})
+	run(t, nil, func(ctx context.Context, c *telegram.Client) error {
+		if err := logIn(ctx, c, me); err != nil {
+			t.Fatal(err)
+		}
+		api := c.API()
+		want := map[int64]bool{}
+		for range 7 {
+			want[srv.CreateChannel(owner.ID, "Dialog", me.ID).ID] = true
+		}
+		srv.CreateChannel(owner.ID, "Not a member") // not among the dialogs
+		last := srv.CreateChannel(owner.ID, "Newest", me.ID)
+		want[last.ID] = true
+		if _, err := srv.PostFromClient(ctx, last.ID, owner.ID, "hi"); err != nil {
+			t.Fatal(err)
+		}
+
+		got := map[int64]bool{}
+		req := &tg.MessagesGetDialogsRequest{OffsetPeer: &tg.InputPeerEmpty{}, Limit: 3}
+		for page := 0; ; page++ {
+			if page == 10 {
+				t.Fatal("paging does not end")
+			}
+			res, err := api.MessagesGetDialogs(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slice, ok := res.(*tg.MessagesDialogsSlice)
+			if !ok {
+				t.Fatalf("page %d is %T, want a slice", page, res)
+			}
+			if slice.Count != len(want) || len(slice.Chats) != len(slice.Dialogs) || len(slice.Messages) != len(slice.Dialogs) {
+				t.Fatalf("page %d = %d of %d dialogs, %d chats, %d messages", page, len(slice.Dialogs), slice.Count, len(slice.Chats), len(slice.Messages))
+			}
+			if len(slice.Dialogs) == 0 {
+				break
+			}
+			if page == 0 && slice.Chats[0].GetID() != last.ID {
+				t.Fatalf("first dialog %d, want the one with the newest message %d", slice.Chats[0].GetID(), last.ID)
+			}
+			for _, ch := range slice.Chats {
+				if got[ch.GetID()] {
+					t.Fatalf("channel %d on two pages", ch.GetID())
+				}
+				got[ch.GetID()] = true
+			}
+			d := slice.Dialogs[len(slice.Dialogs)-1].(*tg.Dialog)
+			ch := slice.Chats[len(slice.Chats)-1].(*tg.Channel)
+			m := slice.Messages[len(slice.Messages)-1].(*tg.MessageService)
+			if d.TopMessage != m.ID {
+				t.Fatalf("dialog top message %d, message %d", d.TopMessage, m.ID)
+			}
+			req.OffsetID, req.OffsetDate = m.ID, m.Date
+			req.OffsetPeer = &tg.InputPeerChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("dialogs = %v, want %v", got, want)
+		}
+		if all, err := api.MessagesGetDialogs(ctx, &tg.MessagesGetDialogsRequest{OffsetPeer: &tg.InputPeerEmpty{}, Limit: 100}); err != nil {
+			t.Fatal(err)
+		} else if d, ok := all.(*tg.MessagesDialogs); !ok || len(d.Dialogs) != len(want) {
+			t.Fatalf("one page = %T", all)
+		}
+
+		if err := srv.SetAbout(last.ID, "Keycare chat-1"); err != nil {
+			t.Fatal(err)
+		}
+		full, err := api.ChannelsGetFullChannel(ctx, &tg.InputChannel{ChannelID: last.ID, AccessHash: last.AccessHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := full.FullChat.(*tg.ChannelFull); f.ID != last.ID || f.About != "Keycare chat-1" {
+			t.Fatalf("full channel = %+v", f)
+		}
+		outsider := srv.CreateChannel(owner.ID, "Private")
+		if _, err := api.ChannelsGetFullChannel(ctx, &tg.InputChannel{ChannelID: outsider.ID, AccessHash: outsider.AccessHash}); !tgerr.Is(err, "CHANNEL_PRIVATE") {
+			t.Fatalf("full channel of a stranger's group: %v", err)
+		}
+		return nil
+	})
+}

@@ -196,8 +196,9 @@ func (s *Server) FailNext(typeID uint32, n int, err *tgerr.Error) {
 
 // ApplyThenCut makes the next n calls of a method run (their effects kept)
 // and then drop the connection instead of answering, as when a connection
-// dies after Telegram applied a request. gotd resends the request on the new
-// connection.
+// dies after Telegram applied a request. The fake never acknowledges a
+// request, so gotd resends it on the new connection: a repeated sendMessage
+// finds its random_id, a repeated createChannel makes a second channel.
 func (s *Server) ApplyThenCut(typeID uint32, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -228,6 +229,18 @@ func (s *Server) CreateChannel(owner int64, title string, members ...int64) Chan
 	s.mu.Unlock()
 	cp, _ := s.Channel(ch.ID)
 	return cp
+}
+
+// SetAbout changes a channel's description, as its admins may.
+func (s *Server) SetAbout(channelID int64, about string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[channelID]
+	if !ok {
+		return fmt.Errorf("tgfake: no channel %d", channelID)
+	}
+	ch.About = about
+	return nil
 }
 
 // InviteLink exports a new invite link to a channel.

@@ -360,23 +360,32 @@ func (s *Server) register() {
 		if err != nil {
 			return nil, err
 		}
-		// All of the account's channels in one page, ordered by id; Keycare
-		// only reads them to learn access hashes.
-		out := &tg.MessagesDialogs{}
-		var ids []int64
-		for id, ch := range s.channels {
-			if ch.Members[self.ID] {
-				ids = append(ids, id)
-			}
+		return s.dialogs(self.ID, req), nil
+	})
+
+	d.OnChannelsGetFullChannel(func(ctx context.Context, in tg.InputChannelClass) (*tg.MessagesChatFull, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		self, err := s.self(ctx)
+		if err != nil {
+			return nil, err
 		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		for _, id := range ids {
-			ch := s.channels[id]
-			out.Dialogs = append(out.Dialogs, &tg.Dialog{Peer: &tg.PeerChannel{ChannelID: id}, TopMessage: ch.nextMsg, Pts: ch.Pts})
-			out.Chats = append(out.Chats, ch.tg(self.ID))
+		ch, err := s.memberChannel(in, self.ID)
+		if err != nil {
+			return nil, err
 		}
-		out.Users = s.usersOf(self.ID)
-		return out, nil
+		return &tg.MessagesChatFull{
+			FullChat: &tg.ChannelFull{
+				ID:                ch.ID,
+				About:             ch.About,
+				ParticipantsCount: len(ch.Members),
+				AdminsCount:       len(ch.Admins),
+				ChatPhoto:         &tg.PhotoEmpty{},
+				Pts:               ch.Pts,
+			},
+			Chats: []tg.ChatClass{ch.tg(self.ID)},
+			Users: s.usersOf(self.ID),
+		}, nil
 	})
 
 	d.OnMessagesExportChatInvite(func(ctx context.Context, req *tg.MessagesExportChatInviteRequest) (tg.ExportedChatInviteClass, error) {
@@ -637,4 +646,83 @@ func (s *Server) channelDifference(ch *Channel, viewer int64, pts, limit int) tg
 		Chats:        []tg.ChatClass{ch.tg(viewer)},
 		Users:        s.usersOf(viewer, msgs...),
 	}
+}
+
+// dialogPageLimit caps the dialogs one messages.getDialogs returns.
+const dialogPageLimit = 100
+
+// dialogs lists the channels viewer is a member of as Telegram orders
+// dialogs: newest top message first (ties: higher id first), each with its
+// top message. A page starts after offset_date and offset_peer, the last
+// dialog of the previous page as clients send it; without offset_peer it
+// starts before offset_date. Everything in one page is messages.dialogs,
+// otherwise messages.dialogsSlice with the total count. Folders, pinned
+// dialogs and offset_id are not modelled. The caller holds s.mu.
+func (s *Server) dialogs(viewer int64, req *tg.MessagesGetDialogsRequest) tg.MessagesDialogsClass {
+	type entry struct {
+		ch   *Channel
+		top  tg.MessageClass
+		date int
+	}
+	var all []entry
+	for _, ch := range s.channels {
+		if !ch.Members[viewer] {
+			continue
+		}
+		e := entry{ch: ch, date: ch.Date}
+		if m := ch.top(); m != nil {
+			e.top, e.date = view(m, viewer), messageDate(m)
+		}
+		all = append(all, e)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].date != all[j].date {
+			return all[i].date > all[j].date
+		}
+		return all[i].ch.ID > all[j].ch.ID
+	})
+	start := 0
+	if req.OffsetDate > 0 {
+		var offsetPeer int64
+		if p, ok := req.OffsetPeer.(*tg.InputPeerChannel); ok {
+			offsetPeer = p.ChannelID
+		}
+		start = sort.Search(len(all), func(i int) bool {
+			return all[i].date < req.OffsetDate || all[i].date == req.OffsetDate && all[i].ch.ID < offsetPeer
+		})
+	}
+	limit := req.Limit
+	if limit <= 0 || limit > dialogPageLimit {
+		limit = dialogPageLimit
+	}
+	page := all[start:min(start+limit, len(all))]
+	var (
+		dialogs []tg.DialogClass
+		msgs    []tg.MessageClass
+		chats   []tg.ChatClass
+	)
+	for _, e := range page {
+		d := &tg.Dialog{Peer: e.ch.peer(), Pts: e.ch.Pts}
+		if e.top != nil {
+			d.TopMessage = e.top.GetID()
+			msgs = append(msgs, e.top)
+		}
+		dialogs = append(dialogs, d)
+		chats = append(chats, e.ch.tg(viewer))
+	}
+	users := s.usersOf(viewer, msgs...)
+	if start == 0 && len(page) == len(all) {
+		return &tg.MessagesDialogs{Dialogs: dialogs, Messages: msgs, Chats: chats, Users: users}
+	}
+	return &tg.MessagesDialogsSlice{Count: len(all), Dialogs: dialogs, Messages: msgs, Chats: chats, Users: users}
+}
+
+func messageDate(m tg.MessageClass) int {
+	switch m := m.(type) {
+	case *tg.Message:
+		return m.Date
+	case *tg.MessageService:
+		return m.Date
+	}
+	return 0
 }

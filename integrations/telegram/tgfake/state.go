@@ -163,6 +163,24 @@ func (s *Server) Channel(id int64) (Channel, bool) {
 	return cp, true
 }
 
+// Channels returns copies of every channel's metadata, oldest first.
+func (s *Server) Channels() []Channel {
+	s.mu.Lock()
+	ids := make([]int64, 0, len(s.channels))
+	for id := range s.channels {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make([]Channel, 0, len(ids))
+	for _, id := range ids {
+		if ch, ok := s.Channel(id); ok {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
 // Messages returns a channel's live messages, oldest first, as the given
 // user would see them.
 func (s *Server) Messages(channelID int64) []*tg.Message {
@@ -201,6 +219,16 @@ func (ch *Channel) ids() []int {
 }
 
 func (ch *Channel) peer() *tg.PeerChannel { return &tg.PeerChannel{ChannelID: ch.ID} }
+
+// top is ch's newest live message, or nil; the caller holds s.mu.
+func (ch *Channel) top() tg.MessageClass {
+	for id := ch.nextMsg; id > 0; id-- {
+		if m, ok := ch.messages[id]; ok {
+			return m
+		}
+	}
+	return nil
+}
 
 // newChannel creates a megagroup owned by creator; the caller holds s.mu.
 func (s *Server) newChannel(creator int64, title, about string) *Channel {
