@@ -144,20 +144,6 @@ func (s *Store) forget(channelID *int64) {
 	s.mu.Unlock()
 }
 
-// mirrorTx runs fn in a transaction whose commit does not wait for the WAL
-// flush on PostgreSQL. That is safe here and only here: the update state
-// (pts) is saved after the messages it covers, so a crash that loses the
-// last commits loses the later pts too, and catching up fetches them again.
-func (s *Store) mirrorTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
-				return err
-			}
-		}
-		return fn(tx)
-	})
-}
 
 var _ Mirror = (*Store)(nil)
 
@@ -174,7 +160,7 @@ func chatByChannel(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow,
 
 // StoreMessage implements Mirror.
 func (s *Store) StoreMessage(ctx context.Context, m InboundMessage) error {
-	return s.mirrorTx(ctx, func(tx *gorm.DB) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		c, err := s.mirroredChat(ctx, tx, m.ChannelID)
 		if err != nil || c == nil {
 			return err
