@@ -144,7 +144,6 @@ func (s *Store) forget(channelID *int64) {
 	s.mu.Unlock()
 }
 
-
 var _ Mirror = (*Store)(nil)
 
 // chatByChannel finds the mirrored chat of a Telegram channel; nil if Keycare
