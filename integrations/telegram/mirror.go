@@ -106,15 +106,24 @@ func (h *mirrorHandler) edit(ctx context.Context, m tg.MessageClass, p people) {
 	})
 }
 
-// retry runs f until it succeeds or ctx ends, backing off exponentially.
+// writeTimeout bounds one mirror write. Writes do not stop when ctx ends:
+// at shutdown gotd still saves the pts past the update being handled, so a
+// write given up then would leave that message to the reconciler alone.
+const writeTimeout = 10 * time.Second
+
+// retry runs f until it succeeds, backing off exponentially; once ctx ends it
+// makes one last bounded attempt and then gives up loudly.
 func (h *mirrorHandler) retry(ctx context.Context, op string, channelID int64, messageID int, f func(context.Context) error) {
 	wait := h.retryMin
 	for attempt := 1; ; attempt++ {
-		err := f(ctx)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		err := f(wctx)
+		cancel()
 		if err == nil {
 			return
 		}
 		if ctx.Err() != nil {
+			h.log.Error("telegram mirror write lost at shutdown; the reconciler repairs it", "op", op, "channel_id", channelID, "message_id", messageID, "error", err)
 			return
 		}
 		h.log.Warn("telegram mirror write failed, retrying", "op", op, "channel_id", channelID, "message_id", messageID, "attempt", attempt, "retry_in", wait, "error", err)
