@@ -256,22 +256,24 @@ func (w *adoptWorker) Work(ctx context.Context, job *river.Job[AdoptChatArgs]) e
 	if limit <= 0 {
 		limit = 1000
 	}
-	before := 0
-	for imported := 0; imported < limit; {
-		batch, err := w.cw.Transport.History(ctx, g, before, min(100, limit-imported))
+	// Telegram pages history newest first; it is stored oldest first so the
+	// conversation reads in order (message ids follow insertion).
+	var history []InboundMessage
+	for before := 0; len(history) < limit; {
+		batch, err := w.cw.Transport.History(ctx, g, before, min(100, limit-len(history)))
 		if err != nil {
-			return err // the chat is still creating: the retry joins nothing and resumes here
+			return err // the chat is still creating: the retry joins nothing and imports again
 		}
 		if len(batch) == 0 {
 			break
 		}
-		for _, m := range batch {
-			if err := w.cw.Store.StoreMessage(ctx, m); err != nil {
-				return err
-			}
-			before = m.MessageID
+		history = append(history, batch...)
+		before = batch[len(batch)-1].MessageID
+	}
+	for i := len(history) - 1; i >= 0; i-- {
+		if err := w.cw.Store.StoreMessage(ctx, history[i]); err != nil {
+			return err
 		}
-		imported += len(batch)
 	}
 	if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"status": StatusActive, "updated_at": time.Now().UTC()}).Error; err != nil {
 		return err
