@@ -146,51 +146,55 @@ func (w *telegramWorld) posts(channelID int64, text string) int {
 }
 
 func TestSendHonoursFloodWait(t *testing.T) {
-	w := startWithTelegram(t, database.SQLite)
-	acc, token, channelID := w.activeChat(t)
-	w.fake.FailNext(tg.MessagesSendMessageRequestTypeID, 1, tgfake.Err(420, "FLOOD_WAIT_2"))
-	before := w.fake.Calls(tg.MessagesSendMessageRequestTypeID)
-	start := time.Now()
-	id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "after the flood"})["id"].(string)
-	eventually(t, "the refused first attempt", func() bool { return w.fake.Calls(tg.MessagesSendMessageRequestTypeID) > before })
-	eventually(t, "the reply to be sent", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "sent" })
-	if elapsed := time.Since(start); elapsed < 2*time.Second {
-		t.Errorf("sent %s after FLOOD_WAIT_2: the wait was not honoured", elapsed)
-	}
-	if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID) - before; calls != 2 {
-		t.Errorf("sendMessage called %d times, want 2 (refused, then after the wait)", calls)
-	}
-	if n := w.posts(channelID, "after the flood"); n != 1 {
-		t.Errorf("posted %d times", n)
-	}
+	each(t, func(t *testing.T, dialect string) {
+		w := startWithTelegram(t, dialect)
+		acc, token, channelID := w.activeChat(t)
+		w.fake.FailNext(tg.MessagesSendMessageRequestTypeID, 1, tgfake.Err(420, "FLOOD_WAIT_2"))
+		before := w.fake.Calls(tg.MessagesSendMessageRequestTypeID)
+		start := time.Now()
+		id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "after the flood"})["id"].(string)
+		eventually(t, "the refused first attempt", func() bool { return w.fake.Calls(tg.MessagesSendMessageRequestTypeID) > before })
+		eventually(t, "the reply to be sent", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "sent" })
+		if elapsed := time.Since(start); elapsed < 2*time.Second {
+			t.Errorf("sent %s after FLOOD_WAIT_2: the wait was not honoured", elapsed)
+		}
+		if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID) - before; calls != 2 {
+			t.Errorf("sendMessage called %d times, want 2 (refused, then after the wait)", calls)
+		}
+		if n := w.posts(channelID, "after the flood"); n != 1 {
+			t.Errorf("posted %d times", n)
+		}
+	})
 }
 
 func TestPeerFloodStopsSendingAndAlerts(t *testing.T) {
-	w := startWithTelegram(t, database.SQLite)
-	acc, token, channelID := w.activeChat(t)
-	w.fake.FailNext(tg.MessagesSendMessageRequestTypeID, 1, tgfake.Err(400, "PEER_FLOOD"))
-	first := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "one"})["id"].(string)
-	eventually(t, "the reply to fail", func() bool { st, _ := w.messageStatus(acc, token, first); return st == "failed" })
-	calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID)
-	second := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "two"})["id"].(string)
-	eventually(t, "the next reply to fail without trying", func() bool { st, _ := w.messageStatus(acc, token, second); return st == "failed" })
-	if _, why := w.messageStatus(acc, token, second); !strings.Contains(why, "sending is stopped") {
-		t.Errorf("second reply failed with %q", why)
-	}
-	if n := w.fake.Calls(tg.MessagesSendMessageRequestTypeID); n != calls {
-		t.Errorf("Telegram was called %d more times after PEER_FLOOD", n-calls)
-	}
-	alerts := w.must(200, "GET", "/api/v1/audit?entity=chat", w.admin, nil)["items"].([]any)
-	found := false
-	for _, a := range alerts {
-		found = found || a.(map[string]any)["action"] == "telegram.sending_stopped"
-	}
-	if !found {
-		t.Error("no alert recorded for PEER_FLOOD")
-	}
-	if w.posts(channelID, "one")+w.posts(channelID, "two") != 0 {
-		t.Error("a refused reply was posted")
-	}
+	each(t, func(t *testing.T, dialect string) {
+		w := startWithTelegram(t, dialect)
+		acc, token, channelID := w.activeChat(t)
+		w.fake.FailNext(tg.MessagesSendMessageRequestTypeID, 1, tgfake.Err(400, "PEER_FLOOD"))
+		first := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "one"})["id"].(string)
+		eventually(t, "the reply to fail", func() bool { st, _ := w.messageStatus(acc, token, first); return st == "failed" })
+		calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID)
+		second := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "two"})["id"].(string)
+		eventually(t, "the next reply to fail without trying", func() bool { st, _ := w.messageStatus(acc, token, second); return st == "failed" })
+		if _, why := w.messageStatus(acc, token, second); !strings.Contains(why, "sending is stopped") {
+			t.Errorf("second reply failed with %q", why)
+		}
+		if n := w.fake.Calls(tg.MessagesSendMessageRequestTypeID); n != calls {
+			t.Errorf("Telegram was called %d more times after PEER_FLOOD", n-calls)
+		}
+		alerts := w.must(200, "GET", "/api/v1/audit?entity=chat", w.admin, nil)["items"].([]any)
+		found := false
+		for _, a := range alerts {
+			found = found || a.(map[string]any)["action"] == "telegram.sending_stopped"
+		}
+		if !found {
+			t.Error("no alert recorded for PEER_FLOOD")
+		}
+		if w.posts(channelID, "one")+w.posts(channelID, "two") != 0 {
+			t.Error("a refused reply was posted")
+		}
+	})
 }
 
 func TestMediaAndLostAccess(t *testing.T) {
@@ -238,56 +242,60 @@ func TestMediaAndLostAccess(t *testing.T) {
 }
 
 func TestRevokedSessionStopsSending(t *testing.T) {
-	w := startWithTelegram(t, database.SQLite)
-	acc, token, channelID := w.activeChat(t)
-	w.fake.Revoke(w.keycare.ID) // the session is terminated from another device
-	id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "are you there?"})["id"].(string)
-	eventually(t, "the reply to fail", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "failed" })
-	eventually(t, "the integration to report logged_out", func() bool {
-		return w.must(200, "GET", "/api/v1/integrations", w.admin, nil)["telegram"].(map[string]any)["status"] == "logged_out"
+	each(t, func(t *testing.T, dialect string) {
+		w := startWithTelegram(t, dialect)
+		acc, token, channelID := w.activeChat(t)
+		w.fake.Revoke(w.keycare.ID) // the session is terminated from another device
+		id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "are you there?"})["id"].(string)
+		eventually(t, "the reply to fail", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "failed" })
+		eventually(t, "the integration to report logged_out", func() bool {
+			return w.must(200, "GET", "/api/v1/integrations", w.admin, nil)["telegram"].(map[string]any)["status"] == "logged_out"
+		})
+		if n := w.posts(channelID, "are you there?"); n != 0 {
+			t.Errorf("posted %d times with a revoked session", n)
+		}
+		found := false
+		for _, a := range w.must(200, "GET", "/api/v1/audit?entity=chat", w.admin, nil)["items"].([]any) {
+			found = found || a.(map[string]any)["action"] == "telegram.sending_stopped"
+		}
+		if !found {
+			t.Error("no alert for the revoked session")
+		}
 	})
-	if n := w.posts(channelID, "are you there?"); n != 0 {
-		t.Errorf("posted %d times with a revoked session", n)
-	}
-	found := false
-	for _, a := range w.must(200, "GET", "/api/v1/audit?entity=chat", w.admin, nil)["items"].([]any) {
-		found = found || a.(map[string]any)["action"] == "telegram.sending_stopped"
-	}
-	if !found {
-		t.Error("no alert for the revoked session")
-	}
 }
 
 // Connections are cut after the server applied some posts and before it
 // answered: every reply is retried with its random_id, so each is posted once.
 func TestRepliesSurviveCutConnections(t *testing.T) {
-	w := startWithTelegram(t, database.SQLite)
-	acc, token, channelID := w.activeChat(t)
-	const replies = 200
-	w.fake.ApplyThenCut(tg.MessagesSendMessageRequestTypeID, 15)
-	ids := make([]string, replies)
-	for i := range ids {
-		ids[i] = w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": fmt.Sprintf("reply %03d", i)})["id"].(string)
-	}
-	eventually(t, "every reply to be sent", func() bool {
-		var pending int64
-		w.main.DB.Gorm.Table("messages").Where("status = 'pending'").Count(&pending)
-		return pending == 0
-	})
-	// The cuts happened: requests whose answer was lost were sent again.
-	if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID); calls <= replies+1 {
-		t.Errorf("sendMessage called %d times for %d replies and a welcome: no connection was cut", calls, replies)
-	}
-	var failed int64
-	w.main.DB.Gorm.Table("messages").Where("status = 'failed'").Count(&failed)
-	if failed != 0 {
-		t.Errorf("%d replies failed", failed)
-	}
-	for i := 0; i < replies; i++ {
-		if n := w.posts(channelID, fmt.Sprintf("reply %03d", i)); n != 1 {
-			t.Errorf("reply %03d posted %d times", i, n)
+	each(t, func(t *testing.T, dialect string) {
+		w := startWithTelegram(t, dialect)
+		acc, token, channelID := w.activeChat(t)
+		const replies = 200
+		w.fake.ApplyThenCut(tg.MessagesSendMessageRequestTypeID, 15)
+		ids := make([]string, replies)
+		for i := range ids {
+			ids[i] = w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": fmt.Sprintf("reply %03d", i)})["id"].(string)
 		}
-	}
+		eventually(t, "every reply to be sent", func() bool {
+			var pending int64
+			w.main.DB.Gorm.Table("messages").Where("status = 'pending'").Count(&pending)
+			return pending == 0
+		})
+		// The cuts happened: requests whose answer was lost were sent again.
+		if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID); calls <= replies+1 {
+			t.Errorf("sendMessage called %d times for %d replies and a welcome: no connection was cut", calls, replies)
+		}
+		var failed int64
+		w.main.DB.Gorm.Table("messages").Where("status = 'failed'").Count(&failed)
+		if failed != 0 {
+			t.Errorf("%d replies failed", failed)
+		}
+		for i := 0; i < replies; i++ {
+			if n := w.posts(channelID, fmt.Sprintf("reply %03d", i)); n != 1 {
+				t.Errorf("reply %03d posted %d times", i, n)
+			}
+		}
+	})
 }
 
 func TestAdoptImportsHistory(t *testing.T) {
@@ -379,18 +387,20 @@ func TestRestartMidBurstLosesNothing(t *testing.T) {
 }
 
 func TestNewOwnerJoinsTheGroup(t *testing.T) {
-	w := startWithTelegram(t, database.SQLite)
-	acc, _, channelID := w.activeChat(t)
-	boris := w.fake.AddUser(tgfake.User{Username: "boris_care", FirstName: "Boris"})
-	b := w.must(201, "POST", "/api/v1/users", w.admin, map[string]any{"name": "Boris", "email": "boris@example.com", "role": "manager", "telegram_username": "boris_care", "telegram_user_id": boris.ID})
-	w.must(200, "PATCH", "/api/v1/accounts/"+acc, w.admin, map[string]any{"owner_id": b["id"]})
-	eventually(t, "the new owner to be an admin of the group", func() bool {
-		ch, _ := w.fake.Channel(channelID)
-		return ch.Members[boris.ID] && ch.Admins[boris.ID]
+	each(t, func(t *testing.T, dialect string) {
+		w := startWithTelegram(t, dialect)
+		acc, _, channelID := w.activeChat(t)
+		boris := w.fake.AddUser(tgfake.User{Username: "boris_care", FirstName: "Boris"})
+		b := w.must(201, "POST", "/api/v1/users", w.admin, map[string]any{"name": "Boris", "email": "boris@example.com", "role": "manager", "telegram_username": "boris_care", "telegram_user_id": boris.ID})
+		w.must(200, "PATCH", "/api/v1/accounts/"+acc, w.admin, map[string]any{"owner_id": b["id"]})
+		eventually(t, "the new owner to be an admin of the group", func() bool {
+			ch, _ := w.fake.Channel(channelID)
+			return ch.Members[boris.ID] && ch.Admins[boris.ID]
+		})
+		if ch, _ := w.fake.Channel(channelID); !ch.Members[w.anna.ID] {
+			t.Error("the previous owner was removed")
+		}
 	})
-	if ch, _ := w.fake.Channel(channelID); !ch.Members[w.anna.ID] {
-		t.Error("the previous owner was removed")
-	}
 }
 
 func TestChatCreationLimits(t *testing.T) {
