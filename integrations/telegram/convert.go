@@ -58,49 +58,40 @@ type membership struct {
 	joined bool
 }
 
+// header fills what every channel message has: where, who, when. ok is
+// false outside channels.
+func header(peer, from tg.PeerClass, id int, out bool, date int, p people, self int64) (chats.InboundMessage, bool) {
+	ch, isChannel := channelOf(peer)
+	if !isChannel {
+		return chats.InboundMessage{}, false
+	}
+	sender := userOf(from)
+	name, username := p.name(sender)
+	return chats.InboundMessage{
+		ChannelID: ch, MessageID: id, SenderTelegramID: sender, SenderName: name, SenderUsername: username,
+		Out: out || (sender != 0 && sender == self), Date: unix(date),
+	}, true
+}
+
 // inbound converts a channel message to the domain's words. ok is false for
 // messages Keycare does not keep: empty ones, messages outside channels and
 // service messages other than join, leave, title, create and migrate.
 func inbound(m tg.MessageClass, p people, self int64) (msg chats.InboundMessage, members []membership, ok bool) {
 	switch m := m.(type) {
 	case *tg.Message:
-		ch, isChannel := channelOf(m.PeerID)
-		if !isChannel {
+		msg, ok = header(m.PeerID, m.FromID, m.ID, m.Out, m.Date, p, self)
+		if !ok {
 			return msg, nil, false
 		}
-		sender := userOf(m.FromID)
-		name, username := p.name(sender)
-		msg = chats.InboundMessage{
-			ChannelID:        ch,
-			MessageID:        m.ID,
-			SenderTelegramID: sender,
-			SenderName:       name,
-			SenderUsername:   username,
-			Out:              m.Out || (sender != 0 && sender == self),
-			Text:             m.Message,
-			Media:            media(m.Media),
-			Date:             unix(m.Date),
-			EditDate:         unix(m.EditDate),
-		}
+		msg.Text, msg.Media, msg.EditDate = m.Message, media(m.Media), unix(m.EditDate)
 		if r, ok := m.ReplyTo.(*tg.MessageReplyHeader); ok {
 			msg.ReplyTo = r.ReplyToMsgID
 		}
 		return msg, nil, true
 	case *tg.MessageService:
-		ch, isChannel := channelOf(m.PeerID)
-		if !isChannel {
+		msg, ok = header(m.PeerID, m.FromID, m.ID, m.Out, m.Date, p, self)
+		if !ok {
 			return msg, nil, false
-		}
-		sender := userOf(m.FromID)
-		name, username := p.name(sender)
-		msg = chats.InboundMessage{
-			ChannelID:        ch,
-			MessageID:        m.ID,
-			SenderTelegramID: sender,
-			SenderName:       name,
-			SenderUsername:   username,
-			Out:              m.Out || (sender != 0 && sender == self),
-			Date:             unix(m.Date),
 		}
 		switch a := m.Action.(type) {
 		case *tg.MessageActionChatAddUser:
@@ -110,7 +101,7 @@ func inbound(m tg.MessageClass, p people, self int64) (msg chats.InboundMessage,
 			}
 		case *tg.MessageActionChatJoinedByLink, *tg.MessageActionChatJoinedByRequest:
 			msg.Service = "join"
-			members = append(members, membership{userID: sender, joined: true})
+			members = append(members, membership{userID: msg.SenderTelegramID, joined: true})
 		case *tg.MessageActionChatDeleteUser:
 			msg.Service = "leave"
 			members = append(members, membership{userID: a.UserID, joined: false})
