@@ -30,6 +30,30 @@ type Workers struct {
 	mu          sync.Mutex
 	pausedUntil time.Time
 	pauseReason string
+	floodUntil  time.Time // Telegram's FLOOD_WAIT applies to the account, not to one call
+}
+
+// flood records a FLOOD_WAIT and returns the snooze for the job that got it.
+func (cw *Workers) flood(wait time.Duration) error {
+	until := time.Now().Add(wait)
+	cw.mu.Lock()
+	if until.After(cw.floodUntil) {
+		cw.floodUntil = until
+	}
+	cw.mu.Unlock()
+	return river.JobSnooze(wait + time.Second)
+}
+
+// flooded returns a snooze while a FLOOD_WAIT is running, so no job calls
+// Telegram before it ends; nil otherwise.
+func (cw *Workers) flooded() error {
+	cw.mu.Lock()
+	left := time.Until(cw.floodUntil)
+	cw.mu.Unlock()
+	if left <= 0 {
+		return nil
+	}
+	return river.JobSnooze(left + 100*time.Millisecond)
 }
 
 // Register adds the chat workers to w.
@@ -97,6 +121,9 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if stopped, why := w.cw.paused(); stopped {
 		return w.fail(ctx, &m, "sending is stopped: "+why)
 	}
+	if err := w.cw.flooded(); err != nil {
+		return err
+	}
 	g := Group{ChannelID: *c.ChannelID}
 	if c.AccessHash != nil {
 		g.AccessHash = *c.AccessHash
@@ -116,7 +143,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	switch TransportKind(err) {
 	case ErrFloodWait:
-		return river.JobSnooze(te.Wait + time.Second)
+		return w.cw.flood(te.Wait)
 	case ErrPeerFlood, ErrUnauthorized:
 		w.cw.stop(ctx, err)
 		return w.fail(ctx, &m, err.Error())
@@ -152,6 +179,9 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 	db := w.cw.Store.db.WithContext(ctx)
 	c, err := creatingChat(ctx, db, job.Args.ChatID)
 	if err != nil || c == nil {
+		return err
+	}
+	if err := w.cw.flooded(); err != nil {
 		return err
 	}
 	acc, err := w.cw.account(ctx, c.AccountID)
@@ -288,7 +318,7 @@ func transportFailure(ctx context.Context, cw *Workers, last bool, c *chatRow, e
 	errors.As(err, &te)
 	switch TransportKind(err) {
 	case ErrFloodWait:
-		return river.JobSnooze(te.Wait + time.Second)
+		return cw.flood(te.Wait)
 	case ErrPeerFlood, ErrUnauthorized, ErrTooManyChats, ErrBadRequest, ErrNoAccess:
 		cw.alert(ctx, "chat.failed", c.ID, err)
 		return markFailed(ctx, cw, c, err.Error())
@@ -373,7 +403,7 @@ func (w *syncTeamWorker) Work(ctx context.Context, job *river.Job[SyncTeamArgs])
 	case err == nil:
 		return audit.Record(keycare.WithActor(ctx, keycare.SystemActor), w.cw.Store.db.WithContext(ctx), "chat.team_synced", "chat", c.ID, nil, map[string]any{"owner_id": acc.OwnerID, "backup_id": acc.BackupID})
 	case errors.As(err, &te) && te.Kind == ErrFloodWait:
-		return river.JobSnooze(te.Wait + time.Second)
+		return w.cw.flood(te.Wait)
 	case TransportKind(err) == ErrTemporary || TransportKind(err) == "":
 		return err
 	}

@@ -154,12 +154,18 @@ func TestSendHonoursFloodWait(t *testing.T) {
 		start := time.Now()
 		id := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "after the flood"})["id"].(string)
 		eventually(t, "the refused first attempt", func() bool { return w.fake.Calls(tg.MessagesSendMessageRequestTypeID) > before })
+		// The wait is the account's: a second reply does not call Telegram during it either.
+		other := w.must(202, "POST", "/api/v1/accounts/"+acc+"/messages", token, map[string]any{"text": "during the flood"})["id"].(string)
+		eventually(t, "the second reply to be sent", func() bool { st, _ := w.messageStatus(acc, token, other); return st == "sent" })
+		if elapsed := time.Since(start); elapsed < 2*time.Second {
+			t.Errorf("a second reply was sent %s into a 2 s FLOOD_WAIT", elapsed)
+		}
 		eventually(t, "the reply to be sent", func() bool { st, _ := w.messageStatus(acc, token, id); return st == "sent" })
 		if elapsed := time.Since(start); elapsed < 2*time.Second {
 			t.Errorf("sent %s after FLOOD_WAIT_2: the wait was not honoured", elapsed)
 		}
-		if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID) - before; calls != 2 {
-			t.Errorf("sendMessage called %d times, want 2 (refused, then after the wait)", calls)
+		if calls := w.fake.Calls(tg.MessagesSendMessageRequestTypeID) - before; calls != 3 {
+			t.Errorf("sendMessage called %d times, want 3 (refused, then both after the wait)", calls)
 		}
 		if n := w.posts(channelID, "after the flood"); n != 1 {
 			t.Errorf("posted %d times", n)
