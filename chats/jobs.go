@@ -208,7 +208,8 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[CreateChatArgs])
 			return transportFailure(ctx, w.cw, job.Attempt >= job.MaxAttempts, c, err)
 		}
 		c.ChannelID, c.AccessHash, c.Title = &g.ChannelID, &g.AccessHash, g.Title
-		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "updated_at": time.Now().UTC()}).Error; err != nil {
+		now := time.Now().UTC()
+		if err := db.Model(&chatRow{}).Where("id = ?", c.ID).Updates(map[string]any{"channel_id": g.ChannelID, "access_hash": g.AccessHash, "title": g.Title, "group_created_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
 	}
@@ -471,7 +472,7 @@ func person(id *int64, username *string) *Person {
 func (w *createWorker) createdToday(ctx context.Context) (int, error) {
 	var n int64
 	err := w.cw.Store.db.WithContext(ctx).Model(&chatRow{}).
-		Where("origin = ? AND channel_id IS NOT NULL AND created_at >= ?", "created", time.Now().UTC().Truncate(24*time.Hour)).Count(&n).Error
+		Where("group_created_at >= ?", time.Now().UTC().Truncate(24*time.Hour)).Count(&n).Error
 	return int(n), err
 }
 

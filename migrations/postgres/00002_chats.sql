@@ -9,6 +9,7 @@ CREATE TABLE chats (
     title       text NOT NULL DEFAULT '',
     invite_link text NOT NULL DEFAULT '',
     last_error  text NOT NULL DEFAULT '',
+    group_created_at timestamptz, -- when Telegram created the group: what the daily cap counts
     version     integer NOT NULL DEFAULT 1,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,

@@ -9,6 +9,7 @@ CREATE TABLE chats (
     title       TEXT NOT NULL DEFAULT '',
     invite_link TEXT NOT NULL DEFAULT '',
     last_error  TEXT NOT NULL DEFAULT '',
+    group_created_at DATETIME,
     version     INTEGER NOT NULL DEFAULT 1,
     created_at  DATETIME NOT NULL,
     updated_at  DATETIME NOT NULL,
