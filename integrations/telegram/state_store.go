@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gotd/td/telegram/updates"
@@ -23,6 +24,31 @@ import (
 type StateStore struct {
 	db      *database.DB
 	session string
+
+	// hashes caches access hashes, which never change once learnt: gotd
+	// looks them up for every update it handles, on its single updates
+	// goroutine, and the database round trips were its main cost.
+	mu     sync.Mutex
+	hashes map[hashKey]int64
+}
+
+// hashKey names one cached access hash: a user's or a channel's, as seen by userID.
+type hashKey struct {
+	channel        bool
+	userID, target int64
+}
+
+func (s *StateStore) cached(k hashKey) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.hashes[k]
+	return h, ok
+}
+
+func (s *StateStore) remember(k hashKey, h int64) {
+	s.mu.Lock()
+	s.hashes[k] = h
+	s.mu.Unlock()
 }
 
 var (
@@ -33,7 +59,7 @@ var (
 
 // NewStateStore returns the update state of the named session.
 func NewStateStore(db *database.DB, session string) *StateStore {
-	return &StateStore{db: db, session: session}
+	return &StateStore{db: db, session: session, hashes: map[hashKey]int64{}}
 }
 
 // exec writes even when ctx was just cancelled: gotd saves pts after the
@@ -150,13 +176,24 @@ func (s *StateStore) ForEachChannels(ctx context.Context, userID int64, f func(c
 
 // SetChannelAccessHash implements updates.ChannelAccessHasher.
 func (s *StateStore) SetChannelAccessHash(ctx context.Context, userID, channelID, accessHash int64) error {
+	k := hashKey{channel: true, userID: userID, target: channelID}
+	if h, ok := s.cached(k); ok && h == accessHash {
+		return nil
+	}
 	_, err := s.exec(ctx, `INSERT INTO telegram_channels (session, user_id, channel_id, access_hash) VALUES (?, ?, ?, ?)
 ON CONFLICT (session, user_id, channel_id) DO UPDATE SET access_hash = excluded.access_hash`, s.session, userID, channelID, accessHash)
+	if err == nil {
+		s.remember(k, accessHash) // only what the database holds
+	}
 	return err
 }
 
 // GetChannelAccessHash implements updates.ChannelAccessHasher.
 func (s *StateStore) GetChannelAccessHash(ctx context.Context, userID, channelID int64) (int64, bool, error) {
+	k := hashKey{channel: true, userID: userID, target: channelID}
+	if h, ok := s.cached(k); ok {
+		return h, true, nil
+	}
 	var hash sql.NullInt64
 	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT access_hash FROM telegram_channels WHERE session = ? AND user_id = ? AND channel_id = ?`, s.session, userID, channelID).
 		Row().Scan(&hash)
@@ -166,18 +203,30 @@ func (s *StateStore) GetChannelAccessHash(ctx context.Context, userID, channelID
 	if err != nil {
 		return 0, false, fmt.Errorf("telegram channel access hash: %w", err)
 	}
+	s.remember(k, hash.Int64)
 	return hash.Int64, true, nil
 }
 
 // SetUserAccessHash implements updates.UserAccessHasher.
 func (s *StateStore) SetUserAccessHash(ctx context.Context, userID, targetID, accessHash int64) error {
+	k := hashKey{userID: userID, target: targetID}
+	if h, ok := s.cached(k); ok && h == accessHash {
+		return nil
+	}
 	_, err := s.exec(ctx, `INSERT INTO telegram_users (session, user_id, target_id, access_hash) VALUES (?, ?, ?, ?)
 ON CONFLICT (session, user_id, target_id) DO UPDATE SET access_hash = excluded.access_hash`, s.session, userID, targetID, accessHash)
+	if err == nil {
+		s.remember(k, accessHash) // only what the database holds
+	}
 	return err
 }
 
 // GetUserAccessHash implements updates.UserAccessHasher.
 func (s *StateStore) GetUserAccessHash(ctx context.Context, userID, targetID int64) (int64, bool, error) {
+	k := hashKey{userID: userID, target: targetID}
+	if h, ok := s.cached(k); ok {
+		return h, true, nil
+	}
 	var hash int64
 	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT access_hash FROM telegram_users WHERE session = ? AND user_id = ? AND target_id = ?`, s.session, userID, targetID).
 		Row().Scan(&hash)
@@ -187,5 +236,6 @@ func (s *StateStore) GetUserAccessHash(ctx context.Context, userID, targetID int
 	if err != nil {
 		return 0, false, fmt.Errorf("telegram user access hash: %w", err)
 	}
+	s.remember(k, hash)
 	return hash, true, nil
 }
