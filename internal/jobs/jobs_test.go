@@ -2,12 +2,8 @@ package jobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keycare/keycare/internal/database"
+	"github.com/keycare/keycare/internal/testdb"
 	"github.com/keycare/keycare/internal/jobs"
 )
 
@@ -28,75 +25,17 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-const postgresURLEnv = "KEYCARE_TEST_POSTGRES_URL"
-
-// eachDialect runs fn against a fresh SQLite file and, when
-// KEYCARE_TEST_POSTGRES_URL is set, against a fresh PostgreSQL schema.
+// eachDialect runs fn on a fresh database of every dialect available here:
+// SQLite always, PostgreSQL (its own schema) when KEYCARE_TEST_POSTGRES_URL is set.
 func eachDialect(t *testing.T, fn func(t *testing.T, db *database.DB)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t)) })
-	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv(postgresURLEnv)
-		if base == "" {
-			t.Skip(postgresURLEnv + " not set")
-		}
-		fn(t, openPostgres(t, base))
-	})
+	testdb.Each(t, fn)
 }
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-func openSQLite(t *testing.T) *database.DB {
-	t.Helper()
-	db, err := database.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "k.db"), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-// openPostgres gives the test its own schema, reached through search_path,
-// so River's tables (and the test's) never meet another test's.
-func openPostgres(t *testing.T, base string) *database.DB {
-	t.Helper()
-	ctx := t.Context()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "jobs_test_" + hex.EncodeToString(b[:])
-
-	admin, err := database.OpenPostgres(ctx, base, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Gorm.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-		_ = admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		if err := admin.Gorm.Exec("DROP SCHEMA " + schema + " CASCADE").Error; err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close()
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := database.OpenPostgres(ctx, u.String(), testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
 
 // recordArgs is a job that reports its tag (and when it ran) to the test.
 type recordArgs struct {
