@@ -17,8 +17,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -138,8 +138,8 @@ type Report struct {
 func run(ctx context.Context, o options) (*Report, error) {
 	began := time.Now()
 	rep := &Report{
-		Database: redact(o.DatabaseURL), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Chats: o.Chats, TargetRate: o.TargetRate, TargetP99Ms: ms(o.TargetP99),
+		Database: benchkit.Redact(o.DatabaseURL), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Chats: o.Chats, TargetRate: o.TargetRate, TargetP99Ms: benchkit.Ms(o.TargetP99),
 		Path: "tgfake.PostFromClient → MTProto over 127.0.0.1 (gotd tgtest server, real encryption) → telegram.Client (gotd, updates manager, gorm StateStore) → chats.Store (Mirror) → PostgreSQL → GET /api/v1/accounts/{id}/messages",
 	}
 	progress("setting up: database, fake Telegram with %d groups, login, Keycare client and API", o.Chats)
@@ -232,7 +232,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	problem(lat.PollErrors == 0, "latency: %d API polls failed", lat.PollErrors)
 	rep.Correct = len(rep.Problems) == 0
 	rep.AllMet = rep.ThroughputMet && rep.LatencyMet && rep.Correct
-	rep.TotalSeconds = round1(time.Since(began).Seconds())
+	rep.TotalSeconds = benchkit.Round1(time.Since(began).Seconds())
 	return rep, nil
 }
 
@@ -272,12 +272,12 @@ func (r *Report) print(out io.Writer) {
 	p("    persisted                  %.2fs from the first push until PostgreSQL held all %d (%.2fs after the last push)", tp.PersistSeconds, tp.Messages, tp.DrainSeconds)
 	p("    messages persisted per s   %.0f   target ≥ %.0f: %s", tp.PersistRate, r.TargetRate, verdict(r.ThroughputMet))
 	p("    stored / distinct / dups   %d / %d / %d   (push errors %d)", tp.Stored, tp.DistinctTexts, tp.Duplicates, tp.PushErrors)
-	p("    detection                  each chat's last message looked up every %.0f ms (query p50 %s), then an exact count (%d fallback polls)", tp.DetectionInterval, fmtMs(tp.DetectionQueryMs), tp.DetectionFallbacks)
+	p("    detection                  each chat's last message looked up every %.0f ms (query p50 %s), then an exact count (%d fallback polls)", tp.DetectionInterval, benchkit.FmtMs(tp.DetectionQueryMs), tp.DetectionFallbacks)
 	p("    push → row built (all)     %s", tp.PushToRow)
 	p("                               (messages.created_at, set inside StoreMessage's transaction before the sender lookups, INSERT and COMMIT: at saturation this is queueing)")
 	p("    SQL per message            %.1f statements through gorm, plus BEGIN and COMMIT of StoreMessage's transaction:", tp.StatementsPerMsg)
 	for _, s := range tp.Statements {
-		p("      %-28s %5.2f/msg  p50 %-9s p99 %-9s total %.1fs", s.Statement, s.PerMsg, fmtMs(s.P50), fmtMs(s.P99), s.TotalS)
+		p("      %-28s %5.2f/msg  p50 %-9s p99 %-9s total %.1fs", s.Statement, s.PerMsg, benchkit.FmtMs(s.P50), benchkit.FmtMs(s.P99), s.TotalS)
 	}
 	p("    gotd updates loop          had processed %d of the %d pushes when all were stored (%d after draining); it spent %.0f%% of the wall time",
 		tp.PushesViaLoop, tp.Messages, tp.PushesViaLoopAll, 100*tp.UpdatesLoopBusy)
@@ -295,8 +295,8 @@ func (r *Report) print(out io.Writer) {
 	p("                               to the GET /api/v1/accounts/{id}/messages?limit=%d response that first lists it (or a later message of the", lat.PollLimit)
 	p("                               same chat, which Keycare stores after it): %d of %d watched, %d inferred that way", lat.Resolved, lat.Sampled, lat.Inferred)
 	p("    push → visible in the API  %s", lat.PushToVisible)
-	p("                               target p99 ≤ %s: %s", fmtMs(r.TargetP99Ms), verdict(r.LatencyMet))
-	p("    resolution                 an account with a watched message outstanding is polled every max(%s, 5%% of that message's age, ≤ 250 ms);", fmtMs(lat.PollInterval))
+	p("                               target p99 ≤ %s: %s", benchkit.FmtMs(r.TargetP99Ms), verdict(r.LatencyMet))
+	p("    resolution                 an account with a watched message outstanding is polled every max(%s, 5%% of that message's age, ≤ 250 ms);", benchkit.FmtMs(lat.PollInterval))
 	p("                               one poll takes %s", lat.PollRequest)
 	p("                               %d polls (%.0f/s), %d failed; a figure overstates by up to one interval plus one poll", lat.Polls, float64(lat.Polls)/max(lat.Seconds, 1), lat.PollErrors)
 	p("    push → row built (all)     %s", lat.PushToRow)
@@ -319,7 +319,7 @@ func (r *Report) print(out io.Writer) {
 	for _, b := range r.Baselines {
 		extra := ""
 		if b.PerRow.N > 0 {
-			extra = fmt.Sprintf("  per row p50 %s p99 %s", fmtMs(b.PerRow.P50), fmtMs(b.PerRow.P99))
+			extra = fmt.Sprintf("  per row p50 %s p99 %s", benchkit.FmtMs(b.PerRow.P50), benchkit.FmtMs(b.PerRow.P99))
 		}
 		p("    %-32s %7.0f rows/s  (%d rows in %.2fs)%s", b.Name, b.PerSec, b.Rows, b.Seconds, extra)
 		p("      %s", b.What)
@@ -360,7 +360,7 @@ func (r *Report) print(out io.Writer) {
 		p("  PROBLEM: %s", pr)
 	}
 	p("  verdict       throughput %s (%.0f/s vs ≥ %.0f/s), latency %s (p99 %s vs ≤ %s), correctness %s",
-		verdict(r.ThroughputMet), tp.PersistRate, r.TargetRate, verdict(r.LatencyMet), fmtMs(lat.PushToVisible.P99), fmtMs(r.TargetP99Ms), map[bool]string{true: "OK", false: "FAILED"}[r.Correct])
+		verdict(r.ThroughputMet), tp.PersistRate, r.TargetRate, verdict(r.LatencyMet), benchkit.FmtMs(lat.PushToVisible.P99), benchkit.FmtMs(r.TargetP99Ms), map[bool]string{true: "OK", false: "FAILED"}[r.Correct])
 	p("  total run time %.0fs", r.TotalSeconds)
 }
 
@@ -374,7 +374,7 @@ func fmtMsShort(f float64) string {
 func printCPU(p func(string, ...any), c CPU) {
 	p("    CPU                        this process %.2f cores (waited %.2f s/s for a core), PostgreSQL backends %.2f cores (waited %.2f s/s), other %.2f",
 		c.Process, c.ProcessWait, c.Postgres, c.PostgresWait, c.Other)
-	p("                               GC %d cycles, %s paused; %.1f KB allocated per message", c.GCs, fmtMs(c.GCPauseMs), c.AllocPerMsg)
+	p("                               GC %d cycles, %s paused; %.1f KB allocated per message", c.GCs, benchkit.FmtMs(c.GCPauseMs), c.AllocPerMsg)
 	if c.Other > 0.1 {
 		p("    WARNING: other processes used %.2f cores: the machine was not quiet", c.Other)
 	}
@@ -382,17 +382,4 @@ func printCPU(p func(string, ...any), c CPU) {
 
 func progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "keycare-inbound: "+format+"\n", a...)
-}
-
-// redact drops a password from a database URL before it is printed.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	u.RawQuery = ""
-	return u.String()
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -167,16 +168,16 @@ type ThroughputResult struct {
 	// StoreMessage built its row (messages.created_at, set after the
 	// chat and duplicate lookups and before the sender lookups, INSERT and
 	// COMMIT). Under saturation it is mostly queueing.
-	PushToRow          Percentiles      `json:"push_to_row_built"`
-	Statements         []StatementStats `json:"statements"`
-	StatementsPerMsg   float64          `json:"statements_per_message"`
-	UpdatesLoopBusy    float64          `json:"updates_loop_db_busy"` // share of the wall time gotd's single updates goroutine spent in its per-push SELECTs
-	ChannelDiffCalls   int              `json:"get_channel_difference_calls"`
-	PeakGoroutines     int              `json:"peak_goroutines"`
-	CPU                CPU              `json:"cpu"`
-	DetectionInterval  float64          `json:"detection_interval_ms"`
-	DetectionQueryMs   float64          `json:"detection_query_p50_ms"`
-	DetectionFallbacks int              `json:"detection_count_fallbacks"`
+	PushToRow          benchkit.Percentiles `json:"push_to_row_built"`
+	Statements         []StatementStats     `json:"statements"`
+	StatementsPerMsg   float64              `json:"statements_per_message"`
+	UpdatesLoopBusy    float64              `json:"updates_loop_db_busy"` // share of the wall time gotd's single updates goroutine spent in its per-push SELECTs
+	ChannelDiffCalls   int                  `json:"get_channel_difference_calls"`
+	PeakGoroutines     int                  `json:"peak_goroutines"`
+	CPU                CPU                  `json:"cpu"`
+	DetectionInterval  float64              `json:"detection_interval_ms"`
+	DetectionQueryMs   float64              `json:"detection_query_p50_ms"`
+	DetectionFallbacks int                  `json:"detection_count_fallbacks"`
 	// PushesViaLoop is how many pushes gotd's updates loop had processed
 	// when the database held every message (2 user access-hash reads
 	// each); the rest reached the database through getChannelDifference
@@ -220,7 +221,7 @@ func statementStats(by map[string][]time.Duration, messages int) ([]StatementSta
 	var out []StatementStats
 	total := 0
 	for k, d := range by {
-		p := percentiles(d)
+		p := benchkit.Summarize(d)
 		var sum time.Duration
 		for _, x := range d {
 			sum += x
@@ -229,7 +230,7 @@ func statementStats(by map[string][]time.Duration, messages int) ([]StatementSta
 		out = append(out, StatementStats{Statement: k, PerMsg: round2(float64(len(d)) / float64(messages)), P50: p.P50, P99: p.P99, TotalS: round2(sum.Seconds())})
 	}
 	slices.SortFunc(out, func(a, b StatementStats) int { return strings.Compare(a.Statement, b.Statement) })
-	return out, round1(float64(total) / float64(messages))
+	return out, benchkit.Round1(float64(total) / float64(messages))
 }
 
 // throughput pushes o.Messages as fast as the fake takes them (or at
@@ -287,7 +288,7 @@ func (w *world) throughput(ctx context.Context, o options, profile *bytes.Buffer
 	}
 	r.PushSeconds = round2(p.last.Sub(p.first).Seconds())
 	if r.PushSeconds > 0 {
-		r.PushRate = round1(float64(o.Messages) / p.last.Sub(p.first).Seconds())
+		r.PushRate = benchkit.Round1(float64(o.Messages) / p.last.Sub(p.first).Seconds())
 	}
 	progress("  pushed %d in %.2fs (%.0f/s); waiting for the database to hold them all", o.Messages, r.PushSeconds, r.PushRate)
 
@@ -355,9 +356,9 @@ func (w *world) throughput(ctx context.Context, o options, profile *bytes.Buffer
 	r.PushesViaLoopAll = (w.trace.userHashReads.Load() - hash0) / 2
 
 	r.PersistSeconds = round2(doneAt.Sub(p.first).Seconds())
-	r.PersistRate = round1(float64(o.Messages) / doneAt.Sub(p.first).Seconds())
+	r.PersistRate = benchkit.Round1(float64(o.Messages) / doneAt.Sub(p.first).Seconds())
 	r.DrainSeconds = round2(max(doneAt.Sub(p.last), 0).Seconds())
-	r.DetectionQueryMs = percentiles(qtimes).P50
+	r.DetectionQueryMs = benchkit.Summarize(qtimes).P50
 	r.ChannelDiffCalls = w.fake.Calls(tg.UpdatesGetChannelDifferenceRequestTypeID) - diff0
 	r.PeakGoroutines = int(peak.Load())
 	r.CPU = after.since(before, o.Messages)
@@ -375,14 +376,14 @@ func (w *world) throughput(ctx context.Context, o options, profile *bytes.Buffer
 }
 
 // verify counts a phase's rows, its duplicates, and push → row built for each.
-func (w *world) verify(ctx context.Context, prefix string, pushAt []time.Time) (stored, distinct, dups int64, toRow Percentiles, err error) {
+func (w *world) verify(ctx context.Context, prefix string, pushAt []time.Time) (stored, distinct, dups int64, toRow benchkit.Percentiles, err error) {
 	stored, distinct, dups, toRow, _, err = w.verifyEach(ctx, prefix, pushAt)
 	return
 }
 
 // verifyEach is verify, also returning push → row built of each message by
 // sequence number (0 when not stored).
-func (w *world) verifyEach(ctx context.Context, prefix string, pushAt []time.Time) (stored, distinct, dups int64, toRow Percentiles, each []time.Duration, err error) {
+func (w *world) verifyEach(ctx context.Context, prefix string, pushAt []time.Time) (stored, distinct, dups int64, toRow benchkit.Percentiles, each []time.Duration, err error) {
 	each = make([]time.Duration, len(pushAt))
 	like := prefix + " %"
 	err = w.raw.QueryRow(ctx, `SELECT count(*), count(DISTINCT text), count(*) - count(DISTINCT (chat_id, telegram_message_id)) FROM messages WHERE text LIKE $1`, like).Scan(&stored, &distinct, &dups)
@@ -408,7 +409,7 @@ func (w *world) verifyEach(ctx context.Context, prefix string, pushAt []time.Tim
 		}
 	}
 	err = rows.Err()
-	return stored, distinct, dups, percentiles(d), each, err
+	return stored, distinct, dups, benchkit.Summarize(d), each, err
 }
 
 // countOn runs a count through Keycare's pool, for the progress line that
@@ -421,30 +422,30 @@ func (w *world) countOn(ctx context.Context, q string, args ...any) (int64, erro
 
 // LatencyResult is the fixed-rate phase.
 type LatencyResult struct {
-	Rate          float64         `json:"rate"`
-	Seconds       float64         `json:"seconds"`
-	Messages      int             `json:"messages"`
-	SampleEvery   int             `json:"sample_every"`
-	Sampled       int             `json:"sampled"`
-	Resolved      int             `json:"resolved"`
-	Unresolved    int             `json:"unresolved"`
-	Inferred      int             `json:"inferred_from_a_newer_message"`
-	PushToVisible Percentiles     `json:"push_to_visible_in_api"`
-	PushToRow     Percentiles     `json:"push_to_row_built_all_messages"`
-	PollInterval  float64         `json:"poll_interval_ms"`
-	PollLimit     int             `json:"poll_limit"`
-	Polls         int64           `json:"polls"`
-	PollErrors    int64           `json:"poll_errors"`
-	PollRequest   Percentiles     `json:"poll_request"` // one GET /messages, client side
-	GeneratorLag  Percentiles     `json:"generator_lag"`
-	PushErrors    int64           `json:"push_errors"`
-	Stored        int64           `json:"stored"`
-	DistinctTexts int64           `json:"distinct_texts"`
-	Duplicates    int64           `json:"duplicates"`
-	ChannelDiffs  int             `json:"get_channel_difference_calls"`
-	CPU           CPU             `json:"cpu"`
-	DrainSeconds  float64         `json:"drain_seconds_after_last_push"`
-	Timeline      []TimelinePoint `json:"push_to_row_built_by_second"`
+	Rate          float64              `json:"rate"`
+	Seconds       float64              `json:"seconds"`
+	Messages      int                  `json:"messages"`
+	SampleEvery   int                  `json:"sample_every"`
+	Sampled       int                  `json:"sampled"`
+	Resolved      int                  `json:"resolved"`
+	Unresolved    int                  `json:"unresolved"`
+	Inferred      int                  `json:"inferred_from_a_newer_message"`
+	PushToVisible benchkit.Percentiles `json:"push_to_visible_in_api"`
+	PushToRow     benchkit.Percentiles `json:"push_to_row_built_all_messages"`
+	PollInterval  float64              `json:"poll_interval_ms"`
+	PollLimit     int                  `json:"poll_limit"`
+	Polls         int64                `json:"polls"`
+	PollErrors    int64                `json:"poll_errors"`
+	PollRequest   benchkit.Percentiles `json:"poll_request"` // one GET /messages, client side
+	GeneratorLag  benchkit.Percentiles `json:"generator_lag"`
+	PushErrors    int64                `json:"push_errors"`
+	Stored        int64                `json:"stored"`
+	DistinctTexts int64                `json:"distinct_texts"`
+	Duplicates    int64                `json:"duplicates"`
+	ChannelDiffs  int                  `json:"get_channel_difference_calls"`
+	CPU           CPU                  `json:"cpu"`
+	DrainSeconds  float64              `json:"drain_seconds_after_last_push"`
+	Timeline      []TimelinePoint      `json:"push_to_row_built_by_second"`
 }
 
 // poller watches one account's messages through the API while it has
@@ -572,7 +573,7 @@ func (p *poller) outstanding() int {
 func (w *world) latency(ctx context.Context, o options) (LatencyResult, error) {
 	n := int(o.LatencyRate * o.LatencyDuration.Seconds())
 	r := LatencyResult{Rate: o.LatencyRate, Seconds: o.LatencyDuration.Seconds(), Messages: n, SampleEvery: o.SampleEvery,
-		PollInterval: ms(o.PollInterval), PollLimit: o.PollLimit}
+		PollInterval: benchkit.Ms(o.PollInterval), PollLimit: o.PollLimit}
 	rng := rand.New(rand.NewPCG(7, 11))
 	sampled := make([]bool, n)
 	for i := range sampled {
@@ -612,7 +613,7 @@ func (w *world) latency(ctx context.Context, o options) (LatencyResult, error) {
 	}}
 	w.push(ctx, p)
 	r.PushErrors = p.errs.Load()
-	r.GeneratorLag = percentiles(p.lag)
+	r.GeneratorLag = benchkit.Summarize(p.lag)
 	// Wait for every sample to be seen (bounded).
 	deadline := time.Now().Add(o.Timeout)
 	for {
@@ -632,11 +633,11 @@ func (w *world) latency(ctx context.Context, o options) (LatencyResult, error) {
 	pwg.Wait()
 	r.CPU = after.since(before, n)
 	r.ChannelDiffs = w.fake.Calls(tg.UpdatesGetChannelDifferenceRequestTypeID) - diff0
-	r.PushToVisible = percentiles(st.visible.get())
+	r.PushToVisible = benchkit.Summarize(st.visible.get())
 	r.Resolved = r.PushToVisible.N
 	r.Inferred = int(st.inferred.Load())
 	r.Polls, r.PollErrors = st.polls.Load(), st.errs.Load()
-	r.PollRequest = percentiles(st.request.get())
+	r.PollRequest = benchkit.Summarize(st.request.get())
 
 	if _, err := w.waitCount(ctx, int64(n)-r.PushErrors, 10*time.Millisecond, o.Timeout, `SELECT count(*) FROM messages WHERE text LIKE 'lat %'`); err != nil {
 		return r, fmt.Errorf("latency phase: %w", err)
@@ -656,7 +657,7 @@ func (w *world) latency(ctx context.Context, o options) (LatencyResult, error) {
 		buckets[b] = append(buckets[b], d)
 	}
 	for s, b := range buckets {
-		pc := percentiles(b)
+		pc := benchkit.Summarize(b)
 		r.Timeline = append(r.Timeline, TimelinePoint{Second: s + 1, N: pc.N, P50: pc.P50, Max: pc.Max})
 	}
 	w.drain(ctx, g0, o.Timeout)
@@ -673,13 +674,13 @@ type TimelinePoint struct {
 
 // Baseline is a raw insert rate measured in the same run.
 type Baseline struct {
-	Name    string      `json:"name"`
-	What    string      `json:"what"`
-	Rows    int         `json:"rows"`
-	Seconds float64     `json:"seconds"`
-	PerSec  float64     `json:"rows_per_second"`
-	PerRow  Percentiles `json:"per_row,omitempty"`
-	Workers int         `json:"workers"`
+	Name    string               `json:"name"`
+	What    string               `json:"what"`
+	Rows    int                  `json:"rows"`
+	Seconds float64              `json:"seconds"`
+	PerSec  float64              `json:"rows_per_second"`
+	PerRow  benchkit.Percentiles `json:"per_row,omitempty"`
+	Workers int                  `json:"workers"`
 }
 
 // messageColumns are the columns gorm writes for one inbound message
@@ -730,7 +731,7 @@ func (w *world) baselines(ctx context.Context, o options) ([]Baseline, error) {
 			per = append(per, time.Since(t))
 		}
 		el := time.Since(start)
-		b.Seconds, b.PerSec, b.PerRow, b.Workers = round2(el.Seconds()), round1(float64(b.Rows)/el.Seconds()), percentiles(per), 1
+		b.Seconds, b.PerSec, b.PerRow, b.Workers = round2(el.Seconds()), benchkit.Round1(float64(b.Rows)/el.Seconds()), benchkit.Summarize(per), 1
 		return b, cleanup()
 	}
 
@@ -770,7 +771,7 @@ func (w *world) baselines(ctx context.Context, o options) ([]Baseline, error) {
 		return out, fmt.Errorf("copy: %w", err)
 	}
 	el := time.Since(start)
-	out = append(out, Baseline{Name: "COPY", What: "all rows in one COPY, one transaction (for reference: the ceiling of batching)", Rows: o.CopyRows, Seconds: round2(el.Seconds()), PerSec: round1(float64(o.CopyRows) / el.Seconds()), Workers: 1})
+	out = append(out, Baseline{Name: "COPY", What: "all rows in one COPY, one transaction (for reference: the ceiling of batching)", Rows: o.CopyRows, Seconds: round2(el.Seconds()), PerSec: benchkit.Round1(float64(o.CopyRows) / el.Seconds()), Workers: 1})
 	if err := cleanup(); err != nil {
 		return out, err
 	}
@@ -835,7 +836,7 @@ func (w *world) baselines(ctx context.Context, o options) ([]Baseline, error) {
 		if e, ok := firstErr.Load().(error); ok {
 			return b, e
 		}
-		b.Seconds, b.PerSec, b.PerRow, b.Workers = round2(el.Seconds()), round1(float64(b.Rows)/el.Seconds()), percentiles(per.get()), workers
+		b.Seconds, b.PerSec, b.PerRow, b.Workers = round2(el.Seconds()), benchkit.Round1(float64(b.Rows)/el.Seconds()), benchkit.Summarize(per.get()), workers
 		return b, cleanup()
 	}
 	few := 2 * runtime.NumCPU()
@@ -891,7 +892,7 @@ func (w *world) settle(ctx context.Context, o options) (SettleResult, error) {
 		}
 		if i, ok := seqOf("warm", t); ok && i < len(p.pushAt) && at.Sub(p.pushAt[i]) > 3*time.Second {
 			r.WarmupLate++
-			r.WarmupLateMax = max(r.WarmupLateMax, round1(at.Sub(p.pushAt[i]).Seconds()))
+			r.WarmupLateMax = max(r.WarmupLateMax, benchkit.Round1(at.Sub(p.pushAt[i]).Seconds()))
 		}
 	}
 	rows.Close()

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"io"
 	"slices"
 	"strings"
@@ -127,7 +128,7 @@ func summarizeProfile(data []byte, top int) (*ProfileSummary, error) {
 	list := func(m map[string]int64, n int) []CostShare {
 		out := make([]CostShare, 0, len(m))
 		for k, v := range m {
-			out = append(out, CostShare{Name: k, Seconds: round2(float64(v) / 1e9), Percent: round1(100 * float64(v) / float64(max(total, 1)))})
+			out = append(out, CostShare{Name: k, Seconds: round2(float64(v) / 1e9), Percent: benchkit.Round1(100 * float64(v) / float64(max(total, 1)))})
 		}
 		slices.SortFunc(out, func(a, b CostShare) int { return cmp.Compare(b.Seconds, a.Seconds) })
 		if n > 0 && len(out) > n {
@@ -138,7 +139,7 @@ func summarizeProfile(data []byte, top int) (*ProfileSummary, error) {
 	sum.ByComponent, sum.ByWork, sum.TopFlat = list(comp, 0), list(work, 0), list(flat, top)
 	for _, fc := range focus {
 		v := cum[fc.name]
-		sum.Focus = append(sum.Focus, CostShare{Name: fc.name, Seconds: round2(float64(v) / 1e9), Percent: round1(100 * float64(v) / float64(max(total, 1)))})
+		sum.Focus = append(sum.Focus, CostShare{Name: fc.name, Seconds: round2(float64(v) / 1e9), Percent: benchkit.Round1(100 * float64(v) / float64(max(total, 1)))})
 	}
 	return sum, nil
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"math"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,55 +14,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// Percentiles are exact nearest-rank percentiles over every sample, in milliseconds.
-type Percentiles struct {
-	N    int     `json:"n"`
-	Mean float64 `json:"mean_ms"`
-	P50  float64 `json:"p50_ms"`
-	P90  float64 `json:"p90_ms"`
-	P99  float64 `json:"p99_ms"`
-	P999 float64 `json:"p99_9_ms"`
-	Max  float64 `json:"max_ms"`
-}
-
-func percentiles(d []time.Duration) Percentiles {
-	if len(d) == 0 {
-		return Percentiles{}
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return ms(s[max(i, 0)])
-	}
-	var sum time.Duration
-	for _, x := range s {
-		sum += x
-	}
-	return Percentiles{N: len(s), Mean: ms(sum / time.Duration(len(s))), P50: rank(.50), P90: rank(.90), P99: rank(.99), P999: rank(.999), Max: ms(s[len(s)-1])}
-}
-
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 } // ms with µs precision
-
-func round1(f float64) float64 { return math.Round(f*10) / 10 }
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-func fmtMs(f float64) string {
-	switch {
-	case f >= 100:
-		return fmt.Sprintf("%.0f ms", f)
-	case f >= 10:
-		return fmt.Sprintf("%.1f ms", f)
-	}
-	return fmt.Sprintf("%.2f ms", f)
-}
-
-func (p Percentiles) String() string {
-	if p.N == 0 {
-		return "no samples"
-	}
-	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s  (n=%d)", fmtMs(p.P50), fmtMs(p.P90), fmtMs(p.P99), fmtMs(p.Max), p.N)
-}
 
 // recorder collects durations from many goroutines.
 type recorder struct {
@@ -100,8 +50,8 @@ type CPU struct {
 type usage struct {
 	at      time.Time
 	procCPU time.Duration
-	self    schedStat
-	pg      schedStat
+	self    benchkit.Sched
+	pg      benchkit.Sched
 	all     map[string]int64
 	machine float64
 	gc      uint32
@@ -112,7 +62,7 @@ type usage struct {
 func snapshot() usage {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	u := usage{at: time.Now(), gc: m.NumGC, pause: m.PauseTotalNs, alloc: m.TotalAlloc, self: selfSched(), pg: postgresSched(benchDBName), all: allTasks(), machine: machineBusy()}
+	u := usage{at: time.Now(), gc: m.NumGC, pause: m.PauseTotalNs, alloc: m.TotalAlloc, self: benchkit.SelfSched(), pg: benchkit.PostgresSched(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -126,147 +76,29 @@ func (u usage) since(before usage, messages int) CPU {
 	per := func(ns int64) float64 { return round2(float64(ns) / 1e9 / wall) }
 	c := CPU{
 		Process:      round2((u.procCPU - before.procCPU).Seconds() / wall),
-		ProcessWait:  per(u.self.wait - before.self.wait),
-		Postgres:     per(u.pg.run - before.pg.run),
-		PostgresWait: per(u.pg.wait - before.pg.wait),
+		ProcessWait:  per(u.self.Wait - before.self.Wait),
+		Postgres:     per(u.pg.Run - before.pg.Run),
+		PostgresWait: per(u.pg.Wait - before.pg.Wait),
 		GCs:          u.gc - before.gc,
-		GCPauseMs:    ms(time.Duration(u.pause - before.pause)),
+		GCPauseMs:    benchkit.Ms(time.Duration(u.pause - before.pause)),
 	}
 	// Two estimates, each blind to something: per-thread times miss threads
 	// that exited during the phase; /proc/stat is tick-sampled. Take the larger.
-	mine := (u.self.run - before.self.run) + (u.pg.run - before.pg.run)
-	byTask := per(max(cpuSince(before.all, u.all)-mine, 0))
+	mine := (u.self.Run - before.self.Run) + (u.pg.Run - before.pg.Run)
+	byTask := per(max(benchkit.CPUSince(before.all, u.all)-mine, 0))
 	byTick := 0.0
 	if u.machine > 0 {
 		byTick = max(round2(((u.machine-before.machine)-float64(mine)/1e9)/wall), 0)
 	}
 	c.Other = max(byTask, byTick)
 	if messages > 0 {
-		c.AllocPerMsg = round1(float64(u.alloc-before.alloc) / float64(messages) / 1024)
+		c.AllocPerMsg = benchkit.Round1(float64(u.alloc-before.alloc) / float64(messages) / 1024)
 	}
 	return c
 }
 
-// schedStat is CPU time and run-queue wait from /proc/*/schedstat (Linux), in nanoseconds.
-type schedStat struct{ run, wait int64 }
-
-func readSched(path string) (schedStat, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return schedStat{}, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return schedStat{}, false
-	}
-	run, _ := strconv.ParseInt(f[0], 10, 64)
-	wait, _ := strconv.ParseInt(f[1], 10, 64)
-	return schedStat{run, wait}, true
-}
-
-// selfSched sums every thread of this process.
-func selfSched() schedStat {
-	var s schedStat
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, t := range tasks {
-		if x, ok := readSched("/proc/self/task/" + t.Name() + "/schedstat"); ok {
-			s.run += x.run
-			s.wait += x.wait
-		}
-	}
-	return s
-}
-
-// allTasks returns the CPU time of every thread on the machine by "pid/tid".
-func allTasks() map[string]int64 {
-	m := map[string]int64{}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if c := p.Name()[0]; c < '0' || c > '9' {
-			continue
-		}
-		tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
-		for _, t := range tasks {
-			if x, ok := readSched("/proc/" + p.Name() + "/task/" + t.Name() + "/schedstat"); ok {
-				m[p.Name()+"/"+t.Name()] = x.run
-			}
-		}
-	}
-	return m
-}
-
-func cpuSince(before, after map[string]int64) int64 {
-	var n int64
-	for k, v := range after {
-		n += v - before[k]
-	}
-	return n
-}
-
 // benchDBName is the database whose backends postgresSched sums.
 var benchDBName string
-
-// postgresSched sums the PostgreSQL backends connected to database db (their
-// process title is "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE").
-func postgresSched(db string) schedStat {
-	var s schedStat
-	if db == "" {
-		return s
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if c := p.Name()[0]; c < '0' || c > '9' {
-			continue
-		}
-		comm, err := os.ReadFile("/proc/" + p.Name() + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		cmd, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
-		if len(f) > 0 && f[0] == "postgres:" {
-			f = f[1:]
-		} else {
-			continue
-		}
-		if len(f) > 0 && strings.HasSuffix(f[0], ":") {
-			f = f[1:]
-		}
-		if len(f) < 2 || f[1] != db {
-			continue
-		}
-		if x, ok := readSched("/proc/" + p.Name() + "/schedstat"); ok {
-			s.run += x.run
-			s.wait += x.wait
-		}
-	}
-	return s
-}
-
-// machineBusy returns busy CPU seconds over all cores since boot (Linux), or 0.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for i, s := range f[1:8] { // user nice system idle iowait irq softirq
-		if i == 3 || i == 4 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(s, 64)
-		busy += v
-	}
-	return busy / 100 // USER_HZ
-}
 
 // sqlTrace counts and times every statement gorm sends (Keycare's mirror and
 // gotd's state store both go through gorm), keyed by verb and table. It does

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,34 +70,6 @@ type world struct {
 	http         *http.Server
 	started      time.Time // when the Telegram client started (reconcile timers run from here)
 	closeOnce    sync.Once
-}
-
-// resetDatabase drops and recreates the database named in dbURL through the
-// server's "postgres" maintenance database. It refuses names without "bench".
-func resetDatabase(ctx context.Context, dbURL string, create bool) error {
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		return fmt.Errorf("-database-url: %w", err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	if name == "" || !strings.Contains(name, "bench") {
-		return fmt.Errorf("-database-url: refusing to drop database %q: its name must contain \"bench\"", name)
-	}
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
-	if err != nil {
-		return fmt.Errorf("connect to the postgres maintenance database: %w", err)
-	}
-	defer conn.Close(ctx)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	if create {
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
-	}
-	return err
 }
 
 // countingHandler keeps Keycare's and gotd's log lines out of the report but
@@ -187,7 +160,7 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 	}
 
 	// 1. Database.
-	if err := resetDatabase(ctx, o.DatabaseURL, true); err != nil {
+	if err := benchkit.ResetDatabase(ctx, o.DatabaseURL, true); err != nil {
 		return w, err
 	}
 	if u, err := url.Parse(o.DatabaseURL); err == nil {
@@ -455,7 +428,7 @@ func (w *world) close(keep bool) {
 			_ = os.RemoveAll(w.dir)
 		}
 		if !keep && w.dbURL != "" {
-			if err := resetDatabase(ctx, w.dbURL, false); err != nil {
+			if err := benchkit.ResetDatabase(ctx, w.dbURL, false); err != nil {
 				progress("dropping the bench database: %v", err)
 			}
 		}

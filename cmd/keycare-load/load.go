@@ -4,51 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 )
-
-// Percentiles are exact nearest-rank percentiles over every sample, in milliseconds.
-type Percentiles struct {
-	N    int     `json:"n"`
-	Mean float64 `json:"mean_ms"`
-	P50  float64 `json:"p50_ms"`
-	P90  float64 `json:"p90_ms"`
-	P99  float64 `json:"p99_ms"`
-	P999 float64 `json:"p99_9_ms"`
-	Max  float64 `json:"max_ms"`
-}
-
-func percentiles(d []time.Duration) Percentiles {
-	if len(d) == 0 {
-		return Percentiles{}
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	rank := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return ms(s[max(i, 0)])
-	}
-	var sum time.Duration
-	for _, x := range s {
-		sum += x
-	}
-	return Percentiles{N: len(s), Mean: ms(sum / time.Duration(len(s))), P50: rank(.50), P90: rank(.90), P99: rank(.99), P999: rank(.999), Max: ms(s[len(s)-1])}
-}
-
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 } // ms with µs precision
 
 // recorder collects durations from many goroutines.
 type recorder struct {
@@ -95,30 +63,30 @@ type phase struct {
 
 // PhaseResult is what one phase measured.
 type PhaseResult struct {
-	Name           string         `json:"name"`
-	RateAsked      float64        `json:"rate_asked"`
-	SendRate       float64        `json:"send_rate_achieved"`
-	Throughput     float64        `json:"throughput"` // responses/s, first send to last response
-	Duration       float64        `json:"duration_s"`
-	Requests       int            `json:"requests"`
-	OK             int            `json:"ok"`
-	Errors         int            `json:"errors"`
-	ErrorKinds     map[string]int `json:"error_kinds,omitempty"`
-	Verified       int            `json:"verified"`
-	Latency        Percentiles    `json:"latency"`                  // from the scheduled send time, successful requests
-	FromSend       Percentiles    `json:"latency_from_actual_send"` // what a closed-loop tool would report
-	ServerTime     Percentiles    `json:"server_time"`              // inside the server's handler
-	SendLag        Percentiles    `json:"send_lag"`                 // how late the generator fired vs. the schedule
-	ResponseBytes  int            `json:"response_bytes"`           // of the last successful response
-	ProcessCPU     float64        `json:"process_cpu_cores"`        // this process: server and load generator
-	ProcessWait    float64        `json:"process_runqueue_wait"`    // seconds per second its threads waited for a CPU
-	PostgresCPU    float64        `json:"postgres_cpu_cores"`       // the backends connected to the bench database
-	PostgresWait   float64        `json:"postgres_runqueue_wait"`   // seconds per second they waited for a CPU
-	OtherCPU       float64        `json:"other_cpu_cores"`          // every other process on the machine (should be ~0)
-	GCs            uint32         `json:"gc_cycles"`
-	GCPauseTotalMs float64        `json:"gc_pause_total_ms"`
-	AllocPerReqKB  float64        `json:"alloc_per_request_kb"` // whole process: server and load generator
-	SQLPerRequest  float64        `json:"sql_per_request"`
+	Name           string               `json:"name"`
+	RateAsked      float64              `json:"rate_asked"`
+	SendRate       float64              `json:"send_rate_achieved"`
+	Throughput     float64              `json:"throughput"` // responses/s, first send to last response
+	Duration       float64              `json:"duration_s"`
+	Requests       int                  `json:"requests"`
+	OK             int                  `json:"ok"`
+	Errors         int                  `json:"errors"`
+	ErrorKinds     map[string]int       `json:"error_kinds,omitempty"`
+	Verified       int                  `json:"verified"`
+	Latency        benchkit.Percentiles `json:"latency"`                  // from the scheduled send time, successful requests
+	FromSend       benchkit.Percentiles `json:"latency_from_actual_send"` // what a closed-loop tool would report
+	ServerTime     benchkit.Percentiles `json:"server_time"`              // inside the server's handler
+	SendLag        benchkit.Percentiles `json:"send_lag"`                 // how late the generator fired vs. the schedule
+	ResponseBytes  int                  `json:"response_bytes"`           // of the last successful response
+	ProcessCPU     float64              `json:"process_cpu_cores"`        // this process: server and load generator
+	ProcessWait    float64              `json:"process_runqueue_wait"`    // seconds per second its threads waited for a CPU
+	PostgresCPU    float64              `json:"postgres_cpu_cores"`       // the backends connected to the bench database
+	PostgresWait   float64              `json:"postgres_runqueue_wait"`   // seconds per second they waited for a CPU
+	OtherCPU       float64              `json:"other_cpu_cores"`          // every other process on the machine (should be ~0)
+	GCs            uint32               `json:"gc_cycles"`
+	GCPauseTotalMs float64              `json:"gc_pause_total_ms"`
+	AllocPerReqKB  float64              `json:"alloc_per_request_kb"` // whole process: server and load generator
+	SQLPerRequest  float64              `json:"sql_per_request"`
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -236,17 +204,17 @@ func (p *phase) run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
 		}
 	}
 	r.OK = len(ok)
-	r.Latency = percentiles(ok)
-	r.FromSend = percentiles(okSend)
+	r.Latency = benchkit.Summarize(ok)
+	r.FromSend = benchkit.Summarize(okSend)
 	srv.mu.Lock()
-	r.ServerTime = percentiles(srv.d)
+	r.ServerTime = benchkit.Summarize(srv.d)
 	srv.mu.Unlock()
-	r.SendLag = percentiles(lag)
+	r.SendLag = benchkit.Summarize(lag)
 	if sent > 1 {
-		r.SendRate = round1(float64(sent-1) / sendEnd.Sub(start).Seconds())
+		r.SendRate = benchkit.Round1(float64(sent-1) / sendEnd.Sub(start).Seconds())
 	}
 	if last := lastDone.Load(); last > 0 && r.OK > 0 {
-		r.Throughput = round1(float64(r.OK) / time.Unix(0, last).Sub(start).Seconds())
+		r.Throughput = benchkit.Round1(float64(r.OK) / time.Unix(0, last).Sub(start).Seconds())
 	}
 	r.ResponseBytes = int(lastBytes.Load())
 	for _, b := range samples {
@@ -285,13 +253,11 @@ func errKind(err error) string {
 	return s
 }
 
-func round1(f float64) float64 { return math.Round(f*10) / 10 }
-
 // usage is a snapshot of what the process and machine spent.
 type usage struct {
 	at           time.Time
 	procCPU      time.Duration
-	self, pg     schedStat
+	self, pg     benchkit.Sched
 	all          map[string]int64
 	machine      float64 // busy CPU seconds from /proc/stat (tick-sampled, but includes exited processes)
 	gc           uint32
@@ -303,7 +269,7 @@ type usage struct {
 func snapshot(sqlCounter *atomic.Int64) usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: selfSched(), pg: postgresSched(benchDBName), all: allTasks(), machine: machineBusy()}
+	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: benchkit.PostgresSched(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -318,165 +284,32 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 	wall := u.at.Sub(before.at).Seconds()
 	r.ProcessCPU = math.Round((u.procCPU-before.procCPU).Seconds()/wall*100) / 100
 	per := func(ns int64) float64 { return math.Round(float64(ns)/1e9/wall*100) / 100 }
-	r.ProcessWait = per(u.self.wait - before.self.wait)
-	r.PostgresCPU = per(u.pg.run - before.pg.run)
-	r.PostgresWait = per(u.pg.wait - before.pg.wait)
+	r.ProcessWait = per(u.self.Wait - before.self.Wait)
+	r.PostgresCPU = per(u.pg.Run - before.pg.Run)
+	r.PostgresWait = per(u.pg.Wait - before.pg.Wait)
 	// Two estimates, each blind to something: per-thread times miss threads
 	// that exited during the phase (compilers, test binaries); /proc/stat
 	// is sampled on ticks and undercounts short bursts. Take the larger.
-	mine := (u.self.run - before.self.run) + (u.pg.run - before.pg.run)
-	byTask := per(max(cpuSince(before.all, u.all)-mine, 0))
+	mine := (u.self.Run - before.self.Run) + (u.pg.Run - before.pg.Run)
+	byTask := per(max(benchkit.CPUSince(before.all, u.all)-mine, 0))
 	byTick := 0.0
 	if u.machine > 0 {
 		byTick = max(math.Round(((u.machine-before.machine)-float64(mine)/1e9)/wall*100)/100, 0)
 	}
 	r.OtherCPU = max(byTask, byTick)
 	r.GCs = u.gc - before.gc
-	r.GCPauseTotalMs = ms(time.Duration(u.pause - before.pause))
+	r.GCPauseTotalMs = benchkit.Ms(time.Duration(u.pause - before.pause))
 	if n > 0 {
-		r.AllocPerReqKB = round1(float64(u.alloc-before.alloc) / float64(n) / 1024)
-		r.SQLPerRequest = round1(float64(u.sqlStatement-before.sqlStatement) / float64(n))
+		r.AllocPerReqKB = benchkit.Round1(float64(u.alloc-before.alloc) / float64(n) / 1024)
+		r.SQLPerRequest = benchkit.Round1(float64(u.sqlStatement-before.sqlStatement) / float64(n))
 	}
-}
-
-// schedStat is CPU time and run-queue wait from /proc/*/schedstat (Linux;
-// exact, unlike the tick-sampled /proc/stat), in nanoseconds.
-type schedStat struct{ run, wait int64 }
-
-func readSched(path string) (schedStat, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return schedStat{}, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return schedStat{}, false
-	}
-	run, _ := strconv.ParseInt(f[0], 10, 64)
-	wait, _ := strconv.ParseInt(f[1], 10, 64)
-	return schedStat{run, wait}, true
-}
-
-// selfSched sums every thread of this process.
-func selfSched() schedStat {
-	var s schedStat
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, t := range tasks {
-		if x, ok := readSched("/proc/self/task/" + t.Name() + "/schedstat"); ok {
-			s.run += x.run
-			s.wait += x.wait
-		}
-	}
-	return s
-}
-
-// allTasks returns the CPU time of every thread on the machine by "pid/tid".
-func allTasks() map[string]int64 {
-	m := map[string]int64{}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if c := p.Name()[0]; c < '0' || c > '9' {
-			continue
-		}
-		tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
-		for _, t := range tasks {
-			if x, ok := readSched("/proc/" + p.Name() + "/task/" + t.Name() + "/schedstat"); ok {
-				m[p.Name()+"/"+t.Name()] = x.run
-			}
-		}
-	}
-	return m
-}
-
-// cpuSince is the CPU time every thread spent between two allTasks
-// snapshots; threads that exited in between are missed.
-func cpuSince(before, after map[string]int64) int64 {
-	var n int64
-	for k, v := range after {
-		n += v - before[k]
-	}
-	return n
 }
 
 // benchDBName is the database whose backends postgresSched sums.
 var benchDBName string
 
-// postgresSched sums the PostgreSQL backends connected to database db (their
-// process title is "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE"). Backends that exit
-// between two snapshots are lost; the pool keeps its connections open.
-func postgresSched(db string) schedStat {
-	var s schedStat
-	if db == "" {
-		return s
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if c := p.Name()[0]; c < '0' || c > '9' {
-			continue
-		}
-		comm, err := os.ReadFile("/proc/" + p.Name() + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		cmd, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		// "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE"
-		f := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
-		if len(f) > 0 && f[0] == "postgres:" {
-			f = f[1:]
-		} else {
-			continue
-		}
-		if len(f) > 0 && strings.HasSuffix(f[0], ":") {
-			f = f[1:]
-		}
-		if len(f) < 2 || f[1] != db {
-			continue
-		}
-		if x, ok := readSched("/proc/" + p.Name() + "/schedstat"); ok {
-			s.run += x.run
-			s.wait += x.wait
-		}
-	}
-	return s
-}
-
-// machineBusy returns busy CPU seconds over all cores since boot (Linux), or 0.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for i, s := range f[1:8] { // user nice system idle iowait irq softirq
-		if i == 3 || i == 4 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(s, 64)
-		busy += v
-	}
-	return busy / 100 // USER_HZ
-}
-
 // drain discards a response body so the connection is reused.
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-}
-
-func fmtMs(f float64) string {
-	switch {
-	case f >= 100:
-		return fmt.Sprintf("%.0f ms", f)
-	case f >= 10:
-		return fmt.Sprintf("%.1f ms", f)
-	}
-	return fmt.Sprintf("%.2f ms", f)
 }

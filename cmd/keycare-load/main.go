@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/keycare/keycare/internal/benchkit"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -143,14 +144,14 @@ func run(ctx context.Context, o options) (*Report, error) {
 	began := time.Now()
 	quiet := discardLog()
 	rep := &Report{
-		Database: redact(o.DatabaseURL), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
+		Database: benchkit.Redact(o.DatabaseURL), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
 		Shape:      fmt.Sprintf("%d contacts, %d services (all active), %d notes (%d pinned, 1 revision each), %d months of revenue ending this month; no open requests (not built yet)", contactsPerAccount, servicesPerAccount, notesPerAccount, pinnedPerAccount, revenueMonths),
 		Caller:     o.As,
 		RateLimit:  "off (api.Config RateLimit=1e6/s, RateBurst=1e6)",
 		RequestLog: "dropped (slog.DiscardHandler): logging is not measured",
 		Method: "open loop: requests fired on a fixed schedule at -rate regardless of responses; latency from the scheduled send time (no coordinated omission); " +
 			"keep-alive net/http client, loopback only; random account per request; exact nearest-rank percentiles over all samples",
-		WarmupSeconds: o.Warmup.Seconds(), TargetP99Ms: ms(o.TargetP99),
+		WarmupSeconds: o.Warmup.Seconds(), TargetP99Ms: benchkit.Ms(o.TargetP99),
 	}
 	apiLog := quiet
 	if o.AccessLog {
@@ -160,7 +161,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 
 	// 1. Database: reset, migrate, seed.
 	if o.Reset {
-		if err := resetDatabase(ctx, o.DatabaseURL); err != nil {
+		if err := benchkit.ResetDatabase(ctx, o.DatabaseURL, true); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +188,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Accounts, rep.SeedSeconds, rep.SeedRows = len(ds.AccountIDs), round1(ds.SeedTime.Seconds()), ds.Rows
+	rep.Accounts, rep.SeedSeconds, rep.SeedRows = len(ds.AccountIDs), benchkit.Round1(ds.SeedTime.Seconds()), ds.Rows
 	progress("seeded in %.1fs (%d rows)", ds.SeedTime.Seconds(), ds.Rows)
 
 	trace := &sqlTrace{by: map[string][]time.Duration{}}
@@ -300,10 +301,10 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 
 	if rep.Hello.Latency.P50 > 0 {
-		rep.RatioP50 = round1(rep.Card.Latency.P50 / rep.Hello.Latency.P50)
-		rep.RatioP99 = round1(rep.Card.Latency.P99 / rep.Hello.Latency.P99)
-		rep.RatioSendP50 = round1(rep.Card.FromSend.P50 / rep.Hello.FromSend.P50)
-		rep.RatioSendP99 = round1(rep.Card.FromSend.P99 / rep.Hello.FromSend.P99)
+		rep.RatioP50 = benchkit.Round1(rep.Card.Latency.P50 / rep.Hello.Latency.P50)
+		rep.RatioP99 = benchkit.Round1(rep.Card.Latency.P99 / rep.Hello.Latency.P99)
+		rep.RatioSendP50 = benchkit.Round1(rep.Card.FromSend.P50 / rep.Hello.FromSend.P50)
+		rep.RatioSendP99 = benchkit.Round1(rep.Card.FromSend.P99 / rep.Hello.FromSend.P99)
 	}
 	rep.TargetMet = rep.Card.Errors == 0 && rep.Card.OK > 0 && rep.Card.Latency.P99 <= rep.TargetP99Ms
 
@@ -555,10 +556,10 @@ func breakdown(ctx context.Context, n int, ds *dataset, token func(int) string, 
 		}
 		tPing = append(tPing, time.Since(t))
 	}
-	med := func(d []time.Duration) float64 { return percentiles(d).P50 }
+	med := func(d []time.Duration) float64 { return benchkit.Summarize(d).P50 }
 	b.HTTPCardMs, b.AuthenticateMs, b.CanSeeMs, b.CardMs, b.EncodeMs, b.SQLRoundTripMs = med(tHTTP), med(tAuth), med(tSee), med(tCard), med(tEnc), med(tPing)
-	b.SQLPerCard = round1(float64(sqlHTTP) / float64(n))
-	b.SQLInCard = round1(float64(sqlCard) / float64(n))
+	b.SQLPerCard = benchkit.Round1(float64(sqlHTTP) / float64(n))
+	b.SQLInCard = benchkit.Round1(float64(sqlCard) / float64(n))
 	trace.mu.Lock()
 	for label, d := range trace.by {
 		b.Statements = append(b.Statements, StatementTime{Reads: label, P50: med(d), N: len(d)})
@@ -599,18 +600,20 @@ func (r *Report) print(w io.Writer) {
 	row("ok (200)", func(x PhaseResult) string { return fmt.Sprintf("%d", x.OK) })
 	row("errors", func(x PhaseResult) string { return fmt.Sprintf("%d", x.Errors) })
 	row("bodies checked", func(x PhaseResult) string { return fmt.Sprintf("%d, all as expected", x.Verified) })
-	row("latency p50", func(x PhaseResult) string { return fmtMs(x.Latency.P50) })
-	row("latency p90", func(x PhaseResult) string { return fmtMs(x.Latency.P90) })
-	row("latency p99", func(x PhaseResult) string { return fmtMs(x.Latency.P99) })
-	row("latency p99.9", func(x PhaseResult) string { return fmtMs(x.Latency.P999) })
-	row("latency max", func(x PhaseResult) string { return fmtMs(x.Latency.Max) })
-	row("latency mean", func(x PhaseResult) string { return fmtMs(x.Latency.Mean) })
-	row("from actual send p50 / p99", func(x PhaseResult) string { return fmtMs(x.FromSend.P50) + " / " + fmtMs(x.FromSend.P99) })
+	row("latency p50", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P50) })
+	row("latency p90", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P90) })
+	row("latency p99", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P99) })
+	row("latency p99.9", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P999) })
+	row("latency max", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.Max) })
+	row("latency mean", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.Mean) })
+	row("from actual send p50 / p99", func(x PhaseResult) string {
+		return benchkit.FmtMs(x.FromSend.P50) + " / " + benchkit.FmtMs(x.FromSend.P99)
+	})
 	row("in server p50 / p99", func(x PhaseResult) string {
-		return fmtMs(x.ServerTime.P50) + " / " + fmtMs(x.ServerTime.P99)
+		return benchkit.FmtMs(x.ServerTime.P50) + " / " + benchkit.FmtMs(x.ServerTime.P99)
 	})
 	row("generator lag p50/p99/max", func(x PhaseResult) string {
-		return fmtMs(x.SendLag.P50) + " / " + fmtMs(x.SendLag.P99) + " / " + fmtMs(x.SendLag.Max)
+		return benchkit.FmtMs(x.SendLag.P50) + " / " + benchkit.FmtMs(x.SendLag.P99) + " / " + benchkit.FmtMs(x.SendLag.Max)
 	})
 	row("response size", func(x PhaseResult) string { return fmt.Sprintf("%d B", x.ResponseBytes) })
 	row("SQL statements / request", func(x PhaseResult) string { return fmt.Sprintf("%.1f", x.SQLPerRequest) })
@@ -619,7 +622,7 @@ func (r *Report) print(w io.Writer) {
 	row("CPU: postgres backends", func(x PhaseResult) string { return fmt.Sprintf("%.2f cores", x.PostgresCPU) })
 	row("postgres wait for a core", func(x PhaseResult) string { return fmt.Sprintf("%.2f s/s", x.PostgresWait) })
 	row("CPU: everything else", func(x PhaseResult) string { return fmt.Sprintf("%.2f cores", x.OtherCPU) })
-	row("GC cycles / pause total", func(x PhaseResult) string { return fmt.Sprintf("%d / %s", x.GCs, fmtMs(x.GCPauseTotalMs)) })
+	row("GC cycles / pause total", func(x PhaseResult) string { return fmt.Sprintf("%d / %s", x.GCs, benchkit.FmtMs(x.GCPauseTotalMs)) })
 	row("allocated / request", func(x PhaseResult) string { return fmt.Sprintf("%.1f KB", x.AllocPerReqKB) })
 	for _, x := range []PhaseResult{r.Hello, r.Card} {
 		if len(x.ErrorKinds) > 0 {
@@ -641,23 +644,23 @@ func (r *Report) print(w io.Writer) {
 	if !r.TargetMet {
 		verdict = "MISSED"
 	}
-	p("  target                    card p99 ≤ %s at %.0f/s: %s (p99 %s, %d errors)", fmtMs(r.TargetP99Ms), r.Card.RateAsked, verdict, fmtMs(r.Card.Latency.P99), r.Card.Errors)
+	p("  target                    card p99 ≤ %s at %.0f/s: %s (p99 %s, %d errors)", benchkit.FmtMs(r.TargetP99Ms), r.Card.RateAsked, verdict, benchkit.FmtMs(r.Card.Latency.P99), r.Card.Errors)
 	if b := r.Breakdown; b != nil {
 		p("")
 		p("  unloaded card, one call at a time (median of %d):", b.Calls)
-		p("    whole HTTP request      %s  (%.1f SQL statements, %d B)", fmtMs(b.HTTPCardMs), b.SQLPerCard, b.CardBytes)
-		p("    authenticate (token)    %s", fmtMs(b.AuthenticateMs))
-		p("    authorize (CanSee)      %s", fmtMs(b.CanSeeMs))
-		p("    Store.Card              %s  (%.1f SQL statements)", fmtMs(b.CardMs), b.SQLInCard)
-		p("    JSON encode             %s", fmtMs(b.EncodeMs))
-		p("    bare SELECT 1           %s  (one round trip through the same pool)", fmtMs(b.SQLRoundTripMs))
+		p("    whole HTTP request      %s  (%.1f SQL statements, %d B)", benchkit.FmtMs(b.HTTPCardMs), b.SQLPerCard, b.CardBytes)
+		p("    authenticate (token)    %s", benchkit.FmtMs(b.AuthenticateMs))
+		p("    authorize (CanSee)      %s", benchkit.FmtMs(b.CanSeeMs))
+		p("    Store.Card              %s  (%.1f SQL statements)", benchkit.FmtMs(b.CardMs), b.SQLInCard)
+		p("    JSON encode             %s", benchkit.FmtMs(b.EncodeMs))
+		p("    bare SELECT 1           %s  (one round trip through the same pool)", benchkit.FmtMs(b.SQLRoundTripMs))
 		p("    each query of the HTTP card request (gorm build + round trip + scan, median):")
 		var sum float64
 		for _, st := range b.Statements {
-			p("      %-38s %s", st.Reads, fmtMs(st.P50))
+			p("      %-38s %s", st.Reads, benchkit.FmtMs(st.P50))
 			sum += st.P50
 		}
-		p("      %-38s %s", "sum of the medians", fmtMs(sum))
+		p("      %-38s %s", "sum of the medians", benchkit.FmtMs(sum))
 	}
 	if r.CPUProfile != "" {
 		p("")
@@ -668,17 +671,4 @@ func (r *Report) print(w io.Writer) {
 
 func progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "keycare-load: "+format+"\n", a...)
-}
-
-// redact drops a password from a database URL before it is printed.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxx")
-	}
-	u.RawQuery = ""
-	return u.String()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -37,33 +36,6 @@ type dataset struct {
 	ManagerTokens []string // one per manager
 	SeedTime      time.Duration
 	Rows          int64
-}
-
-// resetDatabase drops and recreates the database named in dbURL, through the
-// server's "postgres" maintenance database. It refuses names without "bench"
-// so a typo cannot wipe a real database.
-func resetDatabase(ctx context.Context, dbURL string) error {
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		return fmt.Errorf("-database-url: %w", err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	if name == "" || !strings.Contains(name, "bench") {
-		return fmt.Errorf("-database-url: refusing to drop database %q: its name must contain \"bench\" (or run with -reset=false on an already seeded database)", name)
-	}
-	admin := *u
-	admin.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, admin.String())
-	if err != nil {
-		return fmt.Errorf("connect to the postgres maintenance database: %w", err)
-	}
-	defer conn.Close(ctx)
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+ident)
-	return err
 }
 
 // migrate applies Keycare's migrations and River's tables, as `keycare migrate` does.

@@ -15,8 +15,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keycare/keycare/internal/database"
-	"github.com/keycare/keycare/internal/testdb"
 	"github.com/keycare/keycare/internal/jobs"
+	"github.com/keycare/keycare/internal/testdb"
 )
 
 // TestMain checks the whole run for goroutines left behind by River, the
@@ -35,7 +35,6 @@ func eachDialect(t *testing.T, fn func(t *testing.T, db *database.DB)) {
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
-
 
 // recordArgs is a job that reports its tag (and when it ran) to the test.
 type recordArgs struct {
