@@ -4,7 +4,12 @@
 // the transport behind it.
 package chats
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Chat statuses (SPEC §5).
 const (
@@ -42,4 +47,29 @@ type Member struct {
 	ContactID      *string    `json:"contact_id"`
 	JoinedAt       time.Time  `json:"joined_at"`
 	LeftAt         *time.Time `json:"left_at"`
+}
+
+// Conversations places messages into requests (the requests package
+// implements it). The chat store calls it inside the transaction that
+// stores the messages, so a message and its effect on its request — a
+// request opened, a clock started or stopped — commit together or not at all.
+type Conversations interface {
+	// MessagesStored is told of messages that just entered the record, in the
+	// order they were stored, and returns the request each belongs to, by
+	// message id (messages that belong to none are left out).
+	MessagesStored(ctx context.Context, tx *gorm.DB, msgs []StoredMessage) (map[string]string, error)
+}
+
+// StoredMessage is what Conversations learns of a message: a client's
+// message, or a team member's reply from the API or their own Telegram app.
+// Keycare's own posts (welcome, rating questions) and service messages are
+// not passed: they answer nobody.
+type StoredMessage struct {
+	ID           string
+	AccountID    string
+	ChatID       string
+	Side         string // SideClient or SideTeam
+	SenderUserID *string
+	Text         string
+	At           time.Time
 }

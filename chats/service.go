@@ -87,9 +87,9 @@ type Service struct {
 	jobs Enqueuer
 }
 
-// NewService returns the chat service.
-func NewService(db *database.DB, jobs Enqueuer) *Service {
-	return &Service{Store: NewStore(db), jobs: jobs}
+// NewService returns the chat service on store.
+func NewService(store *Store, jobs Enqueuer) *Service {
+	return &Service{Store: store, jobs: jobs}
 }
 
 var errNoChat = keycare.Errorf(keycare.ENOTFOUND, "this account has no chat yet")

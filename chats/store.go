@@ -49,6 +49,7 @@ type messageRow struct {
 	SenderName        string
 	Text              string
 	ReplyTo           *int
+	RequestID         *string
 	Media             database.JSON
 	Service           string
 	Status            string
@@ -97,6 +98,20 @@ const (
 type Store struct {
 	db *gorm.DB
 
+	// Conversations, when set, files new messages under requests in the
+	// transaction that stores them. Set it before the store is used.
+	Conversations Conversations
+
+	// The batch writers (batch.go).
+	writers [writerShards]writer
+
+	// team caches Keycare users by Telegram id, and contacts caches
+	// (account, Telegram id) → contact, for senderTTL: a burst from one
+	// group then classifies its senders without a query per message.
+	team     map[int64]string
+	teamAt   time.Time
+	contacts map[contactKey]cachedContact
+
 	// chats caches which chat mirrors a channel for a moment: a burst of
 	// messages into one group then costs one lookup, and an archive made
 	// elsewhere (another replica) stops mirroring within chatCacheTTL.
@@ -109,11 +124,27 @@ type cachedChat struct {
 	expires time.Time
 }
 
+type contactKey struct {
+	accountID string
+	tgID      int64
+}
+
+type cachedContact struct {
+	id      string
+	expires time.Time
+}
+
+// senderTTL bounds how long a cached sender classification is trusted: a
+// user's or contact's new Telegram id takes effect within it.
+const senderTTL = 2 * time.Second
+
 // chatCacheTTL bounds how long a cached channel → chat answer is trusted.
 const chatCacheTTL = 2 * time.Second
 
 // NewStore returns a chat store on db.
-func NewStore(db *database.DB) *Store { return &Store{db: db.Gorm, chats: map[int64]cachedChat{}} }
+func NewStore(db *database.DB) *Store {
+	return &Store{db: db.Gorm, chats: map[int64]cachedChat{}, contacts: map[contactKey]cachedContact{}}
+}
 
 // mirroredChat is chatByChannel through the cache.
 func (s *Store) mirroredChat(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow, error) {
@@ -159,41 +190,106 @@ func chatByChannel(ctx context.Context, tx *gorm.DB, channelID int64) (*chatRow,
 
 // StoreMessage implements Mirror.
 func (s *Store) StoreMessage(ctx context.Context, m InboundMessage) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		c, err := s.mirroredChat(ctx, tx, m.ChannelID)
-		if err != nil || c == nil {
+	return s.write(ctx, m.ChannelID, func(b *batchTx) error { return s.storeMessage(b, m) })
+}
+
+func (s *Store) storeMessage(b *batchTx, m InboundMessage) error {
+	ctx, tx := b.ctx, b.tx
+	c, err := s.mirroredChat(ctx, tx, m.ChannelID)
+	if err != nil || c == nil {
+		return err
+	}
+	key := msgKey{c.ID, m.MessageID}
+	if _, dup := b.keys[key]; dup || m.Out {
+		// The same message twice in one batch (an edit right after it), or
+		// our own post, which must see what the batch stored so far.
+		if err := s.flush(b); err != nil {
 			return err
 		}
-		var existing messageRow
-		err = tx.Where("chat_id = ? AND telegram_message_id = ?", c.ID, m.MessageID).Take(&existing).Error
-		switch {
-		case err == nil:
-			return applyEdit(ctx, tx, &existing, m) // redelivery, or a newer edit of a known message
-		case !errors.Is(err, gorm.ErrRecordNotFound):
+	}
+	if m.Out {
+		// Keycare's own post whose push came before the send job saw its id:
+		// attach the id to the pending row instead of storing it twice.
+		res := tx.Model(&messageRow{}).
+			Where("id = (SELECT id FROM messages WHERE chat_id = ? AND telegram_message_id IS NULL AND status = ? AND text = ? ORDER BY id LIMIT 1)", c.ID, MessagePending, m.Text).
+			Where("NOT EXISTS (SELECT 1 FROM messages WHERE chat_id = ? AND telegram_message_id = ?)", c.ID, m.MessageID).
+			Updates(map[string]any{"telegram_message_id": m.MessageID, "status": MessageSent, "sent_at": m.Date.UTC()})
+		if res.Error != nil || res.RowsAffected > 0 {
+			return res.Error
+		}
+	}
+	row, err := s.newInbound(ctx, tx, c, m)
+	if err != nil {
+		return err
+	}
+	if b.keys == nil {
+		b.keys = map[msgKey]bool{}
+	}
+	b.keys[key] = true
+	b.inserts = append(b.inserts, pendingInsert{row: row, m: m, chat: c})
+	return nil
+}
+
+// flush inserts the messages the batch gathered in one statement, then
+// applies what follows from each: an edit of one already known, a join or
+// leave, or its place in a request.
+func (s *Store) flush(b *batchTx) error {
+	if len(b.inserts) == 0 {
+		return nil
+	}
+	ins := b.inserts
+	b.inserts, b.keys = nil, nil
+	rows := make([]messageRow, len(ins))
+	for i, p := range ins {
+		rows[i] = *p.row
+	}
+	res := b.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+	if res.Error != nil {
+		return res.Error
+	}
+	inserted := func(string) bool { return true }
+	if int(res.RowsAffected) < len(rows) {
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		var got []string
+		if err := b.tx.Model(&messageRow{}).Where("id IN ?", ids).Pluck("id", &got).Error; err != nil {
 			return err
 		}
-		if m.Out {
-			// Keycare's own post whose push came before the send job saw its id:
-			// attach the id to the pending row instead of storing it twice.
-			res := tx.Model(&messageRow{}).
-				Where("id = (SELECT id FROM messages WHERE chat_id = ? AND telegram_message_id IS NULL AND status = ? AND text = ? ORDER BY id LIMIT 1)", c.ID, MessagePending, m.Text).
-				Updates(map[string]any{"telegram_message_id": m.MessageID, "status": MessageSent, "sent_at": m.Date.UTC()})
-			if res.Error != nil || res.RowsAffected > 0 {
-				return res.Error
+		set := make(map[string]bool, len(got))
+		for _, id := range got {
+			set[id] = true
+		}
+		inserted = func(id string) bool { return set[id] }
+	}
+	for _, p := range ins {
+		row, m, c := p.row, p.m, p.chat
+		if !inserted(row.ID) {
+			// Known already: a redelivery, or a newer edit of a known message.
+			var existing messageRow
+			if err := b.tx.Where("chat_id = ? AND telegram_message_id = ?", c.ID, m.MessageID).Take(&existing).Error; err != nil {
+				return err
 			}
-		}
-		row, err := s.newInbound(ctx, tx, c, m)
-		if err != nil {
-			return err
-		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row).Error; err != nil {
-			return err
+			if err := applyEdit(b.ctx, b.tx, &existing, m); err != nil {
+				return err
+			}
+			continue
 		}
 		if m.Service == "join" || m.Service == "leave" {
-			return upsertMember(ctx, tx, c, m.SenderTelegramID, m.SenderName, m.SenderUsername, m.Service == "join", m.Date)
+			if err := s.upsertMember(b.ctx, b.tx, c, m.SenderTelegramID, m.SenderName, m.SenderUsername, m.Service == "join", m.Date); err != nil {
+				return err
+			}
+			continue
 		}
-		return nil
-	})
+		if m.Service == "" && row.SenderKind != "keycare" {
+			b.stored = append(b.stored, StoredMessage{
+				ID: row.ID, AccountID: row.AccountID, ChatID: row.ChatID, Side: row.Side,
+				SenderUserID: row.SenderUserID, Text: row.Text, At: *row.SentAt,
+			})
+		}
+	}
+	return nil
 }
 
 // newInbound builds the row for a message Telegram delivered, classifying its sender.
@@ -220,7 +316,7 @@ func (s *Store) newInbound(ctx context.Context, tx *gorm.DB, c *chatRow, m Inbou
 		tg := m.SenderTelegramID
 		row.SenderTelegramID = &tg
 	}
-	kind, userID, contactID, err := classify(ctx, tx, c.AccountID, m)
+	kind, userID, contactID, err := s.classify(ctx, tx, c.AccountID, m)
 	if err != nil {
 		return nil, err
 	}
@@ -236,18 +332,35 @@ func (s *Store) newInbound(ctx context.Context, tx *gorm.DB, c *chatRow, m Inbou
 // (by Telegram id), or a client contact (by Telegram id or username). An
 // unknown sender becomes an unverified contact of the account, so every
 // client message has a person behind it.
-func classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessage) (kind string, userID, contactID *string, err error) {
+func (s *Store) classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessage) (kind string, userID, contactID *string, err error) {
 	if m.Out {
 		return "keycare", nil, nil, nil
 	}
 	if m.SenderTelegramID != 0 {
-		var ids []string
-		if err := tx.WithContext(ctx).Table("users").Where("telegram_user_id = ?", m.SenderTelegramID).Limit(1).Pluck("id", &ids).Error; err != nil {
+		id, ok, err := s.teamMember(ctx, tx, m.SenderTelegramID)
+		if err != nil {
 			return "", nil, nil, err
 		}
-		if len(ids) == 1 {
-			return "user", &ids[0], nil, nil
+		if ok {
+			return "user", &id, nil, nil
 		}
+		key := contactKey{accountID, m.SenderTelegramID}
+		s.mu.Lock()
+		hit, cached := s.contacts[key]
+		s.mu.Unlock()
+		if cached && time.Now().Before(hit.expires) {
+			return "contact", nil, &hit.id, nil
+		}
+		defer func() {
+			if err == nil && contactID != nil {
+				s.mu.Lock()
+				if len(s.contacts) > 10000 {
+					clear(s.contacts)
+				}
+				s.contacts[key] = cachedContact{id: *contactID, expires: time.Now().Add(senderTTL)}
+				s.mu.Unlock()
+			}
+		}()
 	}
 	q := tx.WithContext(ctx).Table("contacts").Where("account_id = ? AND removed_at IS NULL", accountID)
 	username := strings.TrimPrefix(m.SenderUsername, "@")
@@ -294,6 +407,32 @@ func classify(ctx context.Context, tx *gorm.DB, accountID string, m InboundMessa
 	return "contact", nil, &id, nil
 }
 
+// teamMember finds the Keycare user with a Telegram id, through a cache of
+// all of them refreshed every senderTTL.
+func (s *Store) teamMember(ctx context.Context, tx *gorm.DB, tgID int64) (string, bool, error) {
+	s.mu.Lock()
+	team, fresh := s.team, time.Since(s.teamAt) < senderTTL
+	s.mu.Unlock()
+	if !fresh {
+		var rows []struct {
+			ID             string
+			TelegramUserID int64
+		}
+		if err := tx.WithContext(ctx).Table("users").Select("id, telegram_user_id").Where("telegram_user_id IS NOT NULL").Find(&rows).Error; err != nil {
+			return "", false, err
+		}
+		team = make(map[int64]string, len(rows))
+		for _, r := range rows {
+			team[r.TelegramUserID] = r.ID
+		}
+		s.mu.Lock()
+		s.team, s.teamAt = team, time.Now()
+		s.mu.Unlock()
+	}
+	id, ok := team[tgID]
+	return id, ok, nil
+}
+
 // StoreEdit implements Mirror.
 func (s *Store) StoreEdit(ctx context.Context, m InboundMessage) error {
 	return s.StoreMessage(ctx, m) // a known message gets the edit; an unknown one is stored as it is now
@@ -320,7 +459,11 @@ func (s *Store) StoreDeletes(ctx context.Context, channelID int64, ids []int, at
 	if len(ids) == 0 {
 		return nil
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.write(ctx, channelID, func(b *batchTx) error {
+		if err := s.flush(b); err != nil {
+			return err
+		}
+		ctx, tx := b.ctx, b.tx
 		c, err := chatByChannel(ctx, tx, channelID)
 		if err != nil || c == nil {
 			return err
@@ -331,16 +474,20 @@ func (s *Store) StoreDeletes(ctx context.Context, channelID int64, ids []int, at
 
 // StoreMembership implements Mirror.
 func (s *Store) StoreMembership(ctx context.Context, channelID, telegramUserID int64, name, username string, joined bool, at time.Time) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.write(ctx, channelID, func(b *batchTx) error {
+		if err := s.flush(b); err != nil {
+			return err
+		}
+		ctx, tx := b.ctx, b.tx
 		c, err := chatByChannel(ctx, tx, channelID)
 		if err != nil || c == nil {
 			return err
 		}
-		return upsertMember(ctx, tx, c, telegramUserID, name, username, joined, at)
+		return s.upsertMember(ctx, tx, c, telegramUserID, name, username, joined, at)
 	})
 }
 
-func upsertMember(ctx context.Context, tx *gorm.DB, c *chatRow, tgID int64, name, username string, joined bool, at time.Time) error {
+func (s *Store) upsertMember(ctx context.Context, tx *gorm.DB, c *chatRow, tgID int64, name, username string, joined bool, at time.Time) error {
 	if tgID == 0 {
 		return nil
 	}
@@ -356,7 +503,7 @@ func upsertMember(ctx context.Context, tx *gorm.DB, c *chatRow, tgID int64, name
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return err
 	}
-	kind, userID, contactID, err := classify(ctx, tx, c.AccountID, InboundMessage{SenderTelegramID: tgID, SenderName: name, SenderUsername: username})
+	kind, userID, contactID, err := s.classify(ctx, tx, c.AccountID, InboundMessage{SenderTelegramID: tgID, SenderName: name, SenderUsername: username})
 	if err != nil {
 		return err
 	}

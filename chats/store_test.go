@@ -54,7 +54,7 @@ func newFixture(t *testing.T, db *database.DB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, jobs: &enqueued{}, account: acc.ID, manager: mgr, contact: c}
-	f.svc = chats.NewService(db, f.jobs)
+	f.svc = chats.NewService(chats.NewStore(db), f.jobs)
 	if _, _, err := f.svc.RequestChat(ctx, acc.ID); err != nil {
 		t.Fatal(err)
 	}

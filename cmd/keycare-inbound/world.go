@@ -267,7 +267,7 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 	if w.jobs, err = jobs.New(w.db, log, jobs.Config{Workers: workers, PeriodicJobs: []*river.PeriodicJob{audit.NightlyExport()}}); err != nil {
 		return w, err
 	}
-	chatSvc := chats.NewService(w.db, w.jobs)
+	chatSvc := chats.NewService(w.chatSt, w.jobs)
 	label(ctx, "keycare jobs (River)", func(ctx context.Context) {
 		err = w.jobs.Start(context.WithoutCancel(ctx))
 	})

@@ -172,7 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chatSvc := chats.NewService(db, m.Jobs)
+	chatSvc := chats.NewService(chatStore, m.Jobs)
 	accountStore := accounts.NewStore(db)
 	if m.Telegram != nil {
 		accountStore.OnReassign = chatSvc.Reassigned // a new owner or backup joins the group

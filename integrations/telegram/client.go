@@ -267,6 +267,15 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 	}
 	err := c.tg.Run(ctx, c.connectedRun)
+	if f := c.opts.State; f != nil {
+		// Channel pts are written behind; write the last ones before the
+		// database closes, so a restart replays as little as possible.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if ferr := f.Flush(fctx); ferr != nil {
+			c.log.Warn("telegram: channel pts not all saved at shutdown; a restart replays those updates", "error", ferr)
+		}
+		cancel()
+	}
 	if ctx.Err() != nil {
 		return nil
 	}

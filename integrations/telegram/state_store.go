@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gotd/td/telegram/updates"
+	"gorm.io/gorm"
 
 	"github.com/keycare/keycare/internal/database"
 )
@@ -30,7 +32,21 @@ type StateStore struct {
 	// goroutine, and the database round trips were its main cost.
 	mu     sync.Mutex
 	hashes map[hashKey]int64
+
+	// Channel pts are written behind (see SetChannelPts): pending holds the
+	// newest pts per channel not yet written, and flushing says a writer
+	// goroutine is on it.
+	pmu      sync.Mutex
+	pending  map[channelKey]int
+	flushing bool
+	flushed  *sync.Cond
 }
+
+type channelKey struct{ userID, channelID int64 }
+
+// ptsFlushDelay is how long channel pts saves gather before one transaction
+// writes them all.
+const ptsFlushDelay = 50 * time.Millisecond
 
 // hashKey names one cached access hash: a user's or a channel's, as seen by userID.
 type hashKey struct {
@@ -59,7 +75,9 @@ var (
 
 // NewStateStore returns the update state of the named session.
 func NewStateStore(db *database.DB, session string) *StateStore {
-	return &StateStore{db: db, session: session, hashes: map[hashKey]int64{}}
+	s := &StateStore{db: db, session: session, hashes: map[hashKey]int64{}, pending: map[channelKey]int{}}
+	s.flushed = sync.NewCond(&s.pmu)
+	return s
 }
 
 // exec writes even when ctx was just cancelled: gotd saves pts after the
@@ -135,6 +153,12 @@ func (s *StateStore) SetDateSeq(ctx context.Context, userID int64, date, seq int
 // GetChannelPts implements updates.StateStorage. A channel whose access
 // hash is known but whose pts is not yet (NULL) is not found.
 func (s *StateStore) GetChannelPts(ctx context.Context, userID, channelID int64) (int, bool, error) {
+	s.pmu.Lock()
+	p, ok := s.pending[channelKey{userID, channelID}]
+	s.pmu.Unlock()
+	if ok {
+		return p, true, nil
+	}
 	var pts sql.NullInt64
 	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT pts FROM telegram_channels WHERE session = ? AND user_id = ? AND channel_id = ?`, s.session, userID, channelID).
 		Row().Scan(&pts)
@@ -147,11 +171,80 @@ func (s *StateStore) GetChannelPts(ctx context.Context, userID, channelID int64)
 	return int(pts.Int64), true, nil
 }
 
-// SetChannelPts implements updates.StateStorage.
+// SetChannelPts implements updates.StateStorage. The write is deferred by
+// up to ptsFlushDelay and shared with every other channel's: gotd saves a
+// channel's pts after each update it handled, and a commit per message was
+// the inbound path's largest cost. Losing the last few saves in a crash is
+// safe: pts is saved only after the handler stored the updates it covers,
+// so a restart replays them, and the mirror ignores what it already has.
 func (s *StateStore) SetChannelPts(ctx context.Context, userID, channelID int64, pts int) error {
-	_, err := s.exec(ctx, `INSERT INTO telegram_channels (session, user_id, channel_id, pts) VALUES (?, ?, ?, ?)
-ON CONFLICT (session, user_id, channel_id) DO UPDATE SET pts = excluded.pts`, s.session, userID, channelID, pts)
-	return err
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	s.pending[channelKey{userID, channelID}] = pts
+	if !s.flushing {
+		s.flushing = true
+		go s.flushLoop()
+	}
+	return nil
+}
+
+// flushLoop writes pending channel pts until none are left, then exits.
+func (s *StateStore) flushLoop() {
+	for {
+		time.Sleep(ptsFlushDelay)
+		s.pmu.Lock()
+		batch := s.pending
+		if len(batch) == 0 {
+			s.flushing = false
+			s.flushed.Broadcast()
+			s.pmu.Unlock()
+			return
+		}
+		s.pending = map[channelKey]int{}
+		s.pmu.Unlock()
+		if err := s.writeChannelPts(batch); err != nil {
+			s.pmu.Lock()
+			for k, v := range batch {
+				if _, newer := s.pending[k]; !newer {
+					s.pending[k] = v // retried with the next flush
+				}
+			}
+			s.pmu.Unlock()
+		}
+		s.flushed.Broadcast()
+	}
+}
+
+func (s *StateStore) writeChannelPts(batch map[channelKey]int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.db.Gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for k, pts := range batch {
+			err := tx.Exec(`INSERT INTO telegram_channels (session, user_id, channel_id, pts) VALUES (?, ?, ?, ?)
+ON CONFLICT (session, user_id, channel_id) DO UPDATE SET pts = excluded.pts`, s.session, k.userID, k.channelID, pts).Error
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Flush waits until every channel pts saved so far is written (or ctx ends).
+// The client calls it when it stops, before the database closes.
+func (s *StateStore) Flush(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.pmu.Lock()
+		s.flushed.Broadcast()
+		s.pmu.Unlock()
+	})
+	defer stop()
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	for s.flushing && ctx.Err() == nil {
+		s.flushed.Wait()
+	}
+	return ctx.Err()
 }
 
 // ForEachChannels implements updates.StateStorage.
@@ -165,6 +258,20 @@ func (s *StateStore) ForEachChannels(ctx context.Context, userID int64, f func(c
 		Scan(&rows).Error; err != nil {
 		return fmt.Errorf("telegram channels: %w", err)
 	}
+	// Saves not yet written are newer than the rows.
+	s.pmu.Lock()
+	for k, p := range s.pending {
+		if k.userID != userID {
+			continue
+		}
+		i := slices.IndexFunc(rows, func(r row) bool { return r.ChannelID == k.channelID })
+		if i < 0 {
+			rows = append(rows, row{ChannelID: k.channelID})
+			i = len(rows) - 1
+		}
+		rows[i].Pts = p
+	}
+	s.pmu.Unlock()
 	// Rows are read first: f may query, and SQLite has one connection.
 	for _, r := range rows {
 		if err := f(ctx, r.ChannelID, r.Pts); err != nil {

@@ -97,5 +97,15 @@ func TestStateStore(t *testing.T) {
 		if pts, _, _ := s.GetChannelPts(ctx, me, 100); pts != 10 {
 			t.Fatalf("pts after cancelled write = %d", pts)
 		}
+
+		// Channel pts are written behind; Flush writes them, and a new
+		// store (a restart) reads them from the database.
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		restarted := NewStateStore(db, "default")
+		if pts, found, err := restarted.GetChannelPts(ctx, me, 100); !found || err != nil || pts != 10 {
+			t.Fatalf("pts after restart = %d, %v, %v", pts, found, err)
+		}
 	})
 }
