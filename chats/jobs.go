@@ -11,6 +11,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/audit"
@@ -30,8 +31,15 @@ type Workers struct {
 	mu          sync.Mutex
 	pausedUntil time.Time
 	pauseReason string
+	holdRead    time.Time // when telegram_holds was last read
 	floodUntil  time.Time // Telegram's FLOOD_WAIT applies to the account, not to one call
 }
+
+// holdName is the telegram_holds row that stops sending on every replica.
+const holdName = "sending"
+
+// holdRecheck is how often a replica rereads the shared stop.
+const holdRecheck = 2 * time.Second
 
 // flood records a FLOOD_WAIT and returns the snooze for the job that got it.
 func (cw *Workers) flood(wait time.Duration) error {
@@ -64,11 +72,31 @@ func (cw *Workers) Register(w *river.Workers) {
 	river.AddWorker(w, &syncTeamWorker{cw: cw})
 }
 
-// paused reports whether sending is stopped, and why.
-func (cw *Workers) paused() (bool, string) {
+// paused reports whether sending is stopped, and why. The stop is kept in
+// the database (telegram_holds), so a restart or another replica honours it.
+func (cw *Workers) paused(ctx context.Context) (bool, string) {
+	now := time.Now()
+	cw.mu.Lock()
+	stopped, why, stale := now.Before(cw.pausedUntil), cw.pauseReason, now.Sub(cw.holdRead) > holdRecheck
+	cw.mu.Unlock()
+	if stopped || !stale {
+		return stopped, why
+	}
+	var holds []struct {
+		Reason string
+		Until  time.Time
+	}
+	if err := cw.Store.db.WithContext(ctx).Table("telegram_holds").Select("reason, until").Where("name = ? AND until > ?", holdName, now.UTC()).Find(&holds).Error; err != nil {
+		cw.Log.Warn("telegram: reading the shared sending stop failed", "error", err)
+		return false, ""
+	}
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	return time.Now().Before(cw.pausedUntil), cw.pauseReason
+	cw.holdRead = now
+	if len(holds) == 1 {
+		cw.pausedUntil, cw.pauseReason = holds[0].Until, holds[0].Reason
+	}
+	return now.Before(cw.pausedUntil), cw.pauseReason
 }
 
 // stop halts all sending for cw.Pause and raises an alert: no wait helps
@@ -78,9 +106,16 @@ func (cw *Workers) stop(ctx context.Context, err error) {
 	if pause <= 0 {
 		pause = time.Hour
 	}
+	until := time.Now().Add(pause)
 	cw.mu.Lock()
-	cw.pausedUntil, cw.pauseReason = time.Now().Add(pause), err.Error()
+	cw.pausedUntil, cw.pauseReason = until, err.Error()
 	cw.mu.Unlock()
+	hold := map[string]any{"name": holdName, "kind": TransportKind(err), "reason": err.Error(), "until": until.UTC(), "created_at": time.Now().UTC()}
+	if werr := cw.Store.db.WithContext(context.WithoutCancel(ctx)).Table("telegram_holds").
+		Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"kind", "reason", "until", "created_at"})}).
+		Create(hold).Error; werr != nil {
+		cw.Log.Error("telegram: the sending stop is not shared (this process still honours it)", "error", werr)
+	}
 	cw.alert(ctx, "telegram.sending_stopped", "", err)
 }
 
@@ -118,7 +153,7 @@ func (w *sendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if c.Status != StatusActive || c.ChannelID == nil {
 		return w.fail(ctx, &m, fmt.Sprintf("the chat is %s", c.Status))
 	}
-	if stopped, why := w.cw.paused(); stopped {
+	if stopped, why := w.cw.paused(ctx); stopped {
 		return w.fail(ctx, &m, "sending is stopped: "+why)
 	}
 	if err := w.cw.flooded(); err != nil {
