@@ -53,6 +53,7 @@ type NewAccount struct {
 	Status      string            `json:"status" validate:"omitempty,oneof=onboarding active churned"`
 	OwnerID     *string           `json:"owner_id" validate:"omitempty,id"`
 	BackupID    *string           `json:"backup_id" validate:"omitempty,id"`
+	SLAPolicyID *string           `json:"sla_policy_id" validate:"omitempty,id"`
 	Timezone    string            `json:"timezone" validate:"omitempty,timezone"`
 	Currency    string            `json:"currency" validate:"required,currency"`
 	ExternalIDs map[string]string `json:"external_ids" validate:"omitempty,max=20,dive,keys,required,max=50,endkeys,required,max=200"`
@@ -67,6 +68,7 @@ type AccountUpdate struct {
 	Status      keycare.Optional[string]            `json:"status"`
 	OwnerID     keycare.Optional[string]            `json:"owner_id"`
 	BackupID    keycare.Optional[string]            `json:"backup_id"`
+	SLAPolicyID keycare.Optional[string]            `json:"sla_policy_id"`
 	Timezone    keycare.Optional[string]            `json:"timezone"`
 	Currency    keycare.Optional[string]            `json:"currency"`
 	ExternalIDs keycare.Optional[map[string]string] `json:"external_ids"`
@@ -107,11 +109,14 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (*Account, err
 	now := time.Now().UTC()
 	a := &Account{
 		ID: keycare.NewID(), Name: in.Name, Slug: in.Slug, Tier: in.Tier, Status: in.Status,
-		OwnerID: in.OwnerID, BackupID: in.BackupID, Timezone: in.Timezone, Currency: in.Currency,
+		OwnerID: in.OwnerID, BackupID: in.BackupID, SLAPolicyID: in.SLAPolicyID, Timezone: in.Timezone, Currency: in.Currency,
 		ExternalIDs: database.NewJSON(in.ExternalIDs), Tags: database.NewJSON(in.Tags),
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := checkPolicy(ctx, tx, a.SLAPolicyID); err != nil {
+			return err
+		}
 		if err := checkPeople(ctx, tx, a.OwnerID, a.BackupID); err != nil {
 			return err
 		}
@@ -199,9 +204,9 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 			return precondition("account")
 		}
 		if actor.Role == keycare.RoleManager {
-			for field, set := range map[string]bool{"owner_id": in.OwnerID.Set, "backup_id": in.BackupID.Set} {
+			for field, set := range map[string]bool{"owner_id": in.OwnerID.Set, "backup_id": in.BackupID.Set, "sla_policy_id": in.SLAPolicyID.Set} {
 				if set {
-					return &keycare.Error{Code: keycare.EFORBIDDEN, Message: field + ": only a lead or admin may reassign an account", Fields: []keycare.FieldError{{Field: field, Message: "only a lead or admin may reassign an account"}}}
+					return &keycare.Error{Code: keycare.EFORBIDDEN, Message: field + ": only a lead or admin may reassign an account or change its SLA", Fields: []keycare.FieldError{{Field: field, Message: "only a lead or admin may reassign an account or change its SLA"}}}
 				}
 			}
 		}
@@ -244,6 +249,7 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 		}
 		ref(in.OwnerID, "owner_id", &a.OwnerID)
 		ref(in.BackupID, "backup_id", &a.BackupID)
+		ref(in.SLAPolicyID, "sla_policy_id", &a.SLAPolicyID)
 		if in.ExternalIDs.Set {
 			m := in.ExternalIDs.Value
 			if m == nil {
@@ -282,6 +288,11 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, in AccountUpdate, 
 		}
 		if err := checkPeople(ctx, tx, owner, backup); err != nil {
 			return err
+		}
+		if !samePerson(before.SLAPolicyID, a.SLAPolicyID) {
+			if err := checkPolicy(ctx, tx, a.SLAPolicyID); err != nil {
+				return err
+			}
 		}
 		if a.OwnerID != nil && a.BackupID != nil && *a.OwnerID == *a.BackupID {
 			return keycare.Invalid("backup_id", "must differ from owner_id")
@@ -340,6 +351,21 @@ func (s *Store) ArchiveAccount(ctx context.Context, id string) (*Account, error)
 
 // checkPeople makes sure owner and backup are distinct active team members
 // who can own accounts.
+// checkPolicy checks that an account's SLA policy exists.
+func checkPolicy(ctx context.Context, tx *gorm.DB, id *string) error {
+	if id == nil {
+		return nil
+	}
+	var n int64
+	if err := tx.WithContext(ctx).Table("sla_policies").Where("id = ?", *id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return keycare.Invalid("sla_policy_id", "no such SLA policy")
+	}
+	return nil
+}
+
 func checkPeople(ctx context.Context, tx *gorm.DB, owner, backup *string) error {
 	var v keycare.Validation
 	for _, p := range []struct {

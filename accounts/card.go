@@ -10,6 +10,7 @@ import (
 
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/chats"
+	"github.com/keycare/keycare/requests"
 )
 
 // Person is a team member as the card names them.
@@ -28,16 +29,16 @@ type Person struct {
 // contact details); those fields are then absent, not empty.
 type Card struct {
 	Account
-	Owner        *Person        `json:"owner"`
-	Backup       *Person        `json:"backup"`
-	Contacts     []Contact      `json:"contacts,omitzero"`
-	Services     []Service      `json:"services"`
-	Notes        []Note         `json:"notes,omitzero"`
-	Revenue      []RevenueEntry `json:"revenue"`
-	Chat         *chats.Chat    `json:"chat"`
-	OpenRequests []any          `json:"open_requests"`
-	JiraIssues   []any          `json:"jira_issues"`
-	Health       any            `json:"health"`
+	Owner        *Person            `json:"owner"`
+	Backup       *Person            `json:"backup"`
+	Contacts     []Contact          `json:"contacts,omitzero"`
+	Services     []Service          `json:"services"`
+	Notes        []Note             `json:"notes,omitzero"`
+	Revenue      []RevenueEntry     `json:"revenue"`
+	Chat         *chats.Chat        `json:"chat"`
+	OpenRequests []requests.Request `json:"open_requests"`
+	JiraIssues   []any              `json:"jira_issues"`
+	Health       any                `json:"health"`
 }
 
 // CardRevenueMonths is how many months of revenue the card carries.
@@ -53,7 +54,7 @@ func (s *Store) Card(ctx context.Context, id string) (*Card, error) {
 		return nil, err
 	}
 	db := s.db.WithContext(ctx)
-	c := &Card{Account: *a, Services: []Service{}, Revenue: []RevenueEntry{}, OpenRequests: []any{}, JiraIssues: []any{}}
+	c := &Card{Account: *a, Services: []Service{}, Revenue: []RevenueEntry{}, OpenRequests: []requests.Request{}, JiraIssues: []any{}}
 
 	var people []Person
 	ids := []string{}
@@ -95,6 +96,10 @@ func (s *Store) Card(ctx context.Context, id string) (*Card, error) {
 	}
 	if actor.Role != keycare.RoleProduct {
 		if err := s.cardPrivate(db, c); err != nil {
+			return nil, err
+		}
+		// Open requests carry the client's words (their subjects): not for product users.
+		if c.OpenRequests, err = requests.OpenForAccount(ctx, db, id); err != nil {
 			return nil, err
 		}
 	}

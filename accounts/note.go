@@ -133,7 +133,7 @@ func visibleNotes(q *gorm.DB, a keycare.Actor) *gorm.DB {
 	case a.SeesAll():
 		return q
 	case a.Role == keycare.RoleManager:
-		return q.Where("(notes.account_id IS NULL OR notes.account_id IN (SELECT id FROM accounts WHERE owner_id = ? OR backup_id = ?))", a.UserID, a.UserID)
+		return q.Where("(notes.account_id IS NULL OR notes.account_id IN (SELECT id FROM accounts WHERE owner_id = ? OR backup_id = ?) OR notes.account_id IN (SELECT account_id FROM requests WHERE owner_id = ? AND status <> 'resolved'))", a.UserID, a.UserID, a.UserID)
 	default:
 		return q.Where("1 = 0")
 	}

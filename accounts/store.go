@@ -38,7 +38,8 @@ func visible(q *gorm.DB, a keycare.Actor) *gorm.DB {
 		return q
 	}
 	if a.Role == keycare.RoleManager {
-		return q.Where("(accounts.owner_id = ? OR accounts.backup_id = ?)", a.UserID, a.UserID)
+		// A manager also sees the accounts of requests handed over to them.
+		return q.Where("(accounts.owner_id = ? OR accounts.backup_id = ? OR accounts.id IN (SELECT account_id FROM requests WHERE owner_id = ? AND status <> 'resolved'))", a.UserID, a.UserID, a.UserID)
 	}
 	return q.Where("1 = 0") // viewer: revenue health and metrics only
 }

@@ -124,15 +124,29 @@ func (s *Server) sendMessage(c echo.Context) error {
 	if err := s.requireTelegram(c); err != nil {
 		return err
 	}
+	strict := false
+	if raw := c.QueryParam("strict"); raw != "" {
+		var err error
+		if strict, err = strconv.ParseBool(raw); err != nil {
+			return keycare.Invalid("strict", "must be true or false")
+		}
+	}
 	var in chats.ReplyInput
 	if err := bind(c, &in); err != nil {
 		return err
+	}
+	warnings, err := s.checkReply(c, c.Param("id"), in.Text)
+	if err != nil {
+		return err
+	}
+	if strict && len(warnings) > 0 {
+		return strictRefusal(warnings)
 	}
 	m, err := s.deps.Chats.QueueReply(c.Request().Context(), c.Param("id"), in)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, m)
+	return c.JSON(http.StatusAccepted, SentMessage{Message: *m, Warnings: warnings})
 }
 
 // getMedia streams a message's attachment from Telegram. Headers come from

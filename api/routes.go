@@ -66,6 +66,23 @@ func (s *Server) routes() {
 	s.handle(http.MethodGet, "/accounts/:id/messages/:mid/media", s.getMedia, onAccount(careTeam))
 	s.handle(http.MethodGet, "/integrations", s.integrations, everyone)
 
+	// Requests, SLAs and handovers.
+	s.handle(http.MethodGet, "/requests", s.listRequests, careTeam)
+	s.handle(http.MethodPost, "/requests", s.createRequest, careTeam)
+	s.handle(http.MethodGet, "/requests/:id", s.getRequest, onRequest(careTeam))
+	s.handle(http.MethodPatch, "/requests/:id", s.updateRequest, onRequest(careTeam))
+	s.handle(http.MethodPost, "/requests/:id/split", s.splitRequest, onRequest(careTeam))
+	s.handle(http.MethodPost, "/requests/:id/merge", s.mergeRequest, onRequest(careTeam))
+	s.handle(http.MethodPost, "/requests/:id/qa", s.reviewRequest, onRequest(leads))
+	s.handle(http.MethodGet, "/handovers", s.listHandovers, careTeam)
+	s.handle(http.MethodPost, "/handovers", s.createHandover, careTeam)
+	s.handle(http.MethodPost, "/handovers/:id/accept", s.acceptHandover, careTeam)
+	s.handle(http.MethodGet, "/sla-policies", s.listPolicies, careTeam)
+	s.handle(http.MethodPost, "/sla-policies", s.createPolicy, leads)
+	s.handle(http.MethodGet, "/sla-policies/:id", s.getPolicy, careTeam)
+	s.handle(http.MethodPatch, "/sla-policies/:id", s.updatePolicy, leads)
+	s.handle(http.MethodGet, "/metrics/support", s.supportMetrics, metricsReaders)
+
 	// Audit log.
 	s.handle(http.MethodGet, "/audit", s.listAudit, leads)
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/keycare/keycare/accounts"
 	"github.com/keycare/keycare/audit"
 	"github.com/keycare/keycare/chats"
+	"github.com/keycare/keycare/requests"
+	"github.com/keycare/keycare/requests/metrics"
 	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/team"
 )
@@ -50,6 +52,9 @@ type Deps struct {
 	Idempotency *idempotency.Store
 	Telegram    func(context.Context) IntegrationStatus // nil: Telegram is not configured
 	Media       chats.MediaSource                       // nil: Telegram is not configured
+
+	Requests       *requests.Store
+	SupportMetrics func(context.Context, metrics.Query) (*metrics.Report, error)
 }
 
 // Server is the HTTP API.
@@ -123,6 +128,7 @@ const (
 	scopeNone    scope = iota
 	scopeAccount       // :id is an account
 	scopeNote          // :nid is a note
+	scopeRequest       // :id is a request
 )
 
 // rule is the authorization of one route: who may call it and which object
@@ -142,11 +148,15 @@ var (
 	leads      = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead}}
 	careTeam   = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager}}
 	portfolio  = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager, keycare.RoleProduct}}
+	// metricsReaders: support metrics are for leadership and viewers; a
+	// manager gets their own.
+	metricsReaders = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleViewer, keycare.RoleManager}}
 	onAccount  = func(r rule) rule { r.scope = scopeAccount; return r }
 	onNote     = func(r rule) rule { r.scope = scopeNote; return r }
+	onRequest  = func(r rule) rule { r.scope = scopeRequest; return r }
 	withLimit  = func(r rule, limit string) rule { r.bodyLimit = limit; return r }
 	repeatable = func(r rule) rule { r.idempotent = true; return r }
-	ruleString = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note"}
+	ruleString = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note", scopeRequest: "request"}
 )
 
 // defaultBodyLimit bounds every request body but the imports' (SPEC §6).
@@ -255,6 +265,10 @@ func (s *Server) authorize(r rule) echo.MiddlewareFunc {
 				}
 			case scopeNote:
 				if _, err := s.deps.Accounts.Note(ctx, c.Param("nid")); err != nil {
+					return err
+				}
+			case scopeRequest:
+				if err := s.deps.Requests.CanSee(ctx, c.Param("id")); err != nil {
 					return err
 				}
 			}

@@ -381,6 +381,15 @@ func (s *Service) QueueReply(ctx context.Context, accountID string, in ReplyInpu
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		if s.Conversations != nil && row.SenderKind == "user" {
+			// The reply answers the request now, when the manager sent it;
+			// Telegram's confirmation only follows.
+			if err := placeMessages(ctx, tx, s.Conversations, []StoredMessage{{
+				ID: row.ID, AccountID: accountID, ChatID: c.ID, Side: SideTeam, SenderUserID: row.SenderUserID, Text: row.Text, At: row.CreatedAt,
+			}}); err != nil {
+				return err
+			}
+		}
 		if err := s.jobs.EnqueueTx(ctx, tx, SendArgs{MessageID: row.ID}, nil); err != nil {
 			return err
 		}
@@ -391,6 +400,28 @@ func (s *Service) QueueReply(ctx context.Context, accountID string, in ReplyInpu
 		return nil, err
 	}
 	return &out, nil
+}
+
+// PostNotice posts Keycare's own notice (kind names it: "csat" for the
+// rating question) into an account's active group, in the caller's
+// transaction. A notice answers no request. ECONFLICT if the chat is not active.
+func (s *Service) PostNotice(ctx context.Context, tx *gorm.DB, accountID, text, kind string) error {
+	c, err := chatOf(ctx, tx, accountID)
+	if err != nil {
+		return keycare.Errorf(keycare.ECONFLICT, "the account has no chat")
+	}
+	if c.Status != StatusActive {
+		return keycare.Errorf(keycare.ECONFLICT, "the chat is %s: nothing can be sent", c.Status)
+	}
+	rid := randomID()
+	row := messageRow{
+		ID: keycare.NewID(), ChatID: c.ID, AccountID: accountID, RandomID: &rid, Side: SideTeam, SenderKind: "keycare",
+		SenderName: "Keycare", Text: text, Service: kind, Status: MessagePending, CreatedAt: time.Now().UTC(),
+	}
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+		return err
+	}
+	return s.jobs.EnqueueTx(ctx, tx, SendArgs{MessageID: row.ID}, nil)
 }
 
 // randomID is a non-zero random int64 for Telegram's duplicate detection.

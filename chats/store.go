@@ -282,7 +282,9 @@ func (s *Store) flush(b *batchTx) error {
 			}
 			continue
 		}
-		if m.Service == "" && row.SenderKind != "keycare" {
+		// Messages older than the chat are history an adoption imported:
+		// filed, but they open and answer no request.
+		if m.Service == "" && row.SenderKind != "keycare" && !row.SentAt.Before(c.CreatedAt.Truncate(time.Second)) {
 			b.stored = append(b.stored, StoredMessage{
 				ID: row.ID, AccountID: row.AccountID, ChatID: row.ChatID, Side: row.Side,
 				SenderUserID: row.SenderUserID, Text: row.Text, At: *row.SentAt,

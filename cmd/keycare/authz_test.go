@@ -62,6 +62,21 @@ var matrix = map[string]access{
 	"GET /api/v1/accounts/:id/messages":            {roles: "alm", owned: true},
 	"GET /api/v1/accounts/:id/messages/:mid/media": {roles: "alm", owned: true},
 	"POST /api/v1/accounts/:id/messages":           {roles: "alm", owned: true},
+	"GET /api/v1/requests":                         {roles: "alm"},
+	"POST /api/v1/requests":                        {roles: "alm"},
+	"GET /api/v1/requests/:id":                     {roles: "alm", owned: true},
+	"PATCH /api/v1/requests/:id":                   {roles: "alm", owned: true},
+	"POST /api/v1/requests/:id/split":              {roles: "alm", owned: true},
+	"POST /api/v1/requests/:id/merge":              {roles: "alm", owned: true},
+	"POST /api/v1/requests/:id/qa":                 {roles: "al", owned: true},
+	"GET /api/v1/handovers":                        {roles: "alm"},
+	"POST /api/v1/handovers":                       {roles: "alm"},
+	"POST /api/v1/handovers/:id/accept":            {roles: "alm", owned: true},
+	"GET /api/v1/sla-policies":                     {roles: "alm"},
+	"POST /api/v1/sla-policies":                    {roles: "al"},
+	"GET /api/v1/sla-policies/:id":                 {roles: "alm"},
+	"PATCH /api/v1/sla-policies/:id":               {roles: "al"},
+	"GET /api/v1/metrics/support":                  {roles: "almv"},
 }
 
 var roleLetters = map[byte]string{'a': "admin", 'l': "lead", 'm': "manager", 'p': "product", 'v': "viewer"}
@@ -114,10 +129,33 @@ func (w *world) params(route string) map[string]string {
 		sv := w.s.must(201, "POST", "/api/v1/accounts/"+w.account+"/services", w.borisTk, map[string]any{"kind": "vm", "name": "db-1", "monthly_price": "10"})
 		p[":sid"] = sv["id"].(string)
 	}
+	if strings.HasPrefix(pattern(route), "/api/v1/requests/:id") {
+		p[":id"] = w.newRequest()
+	}
+	if strings.HasPrefix(pattern(route), "/api/v1/handovers/:id") {
+		admin := w.s.must(200, "GET", "/api/v1/me", w.s.admin, nil)["id"].(string)
+		h := w.s.must(201, "POST", "/api/v1/handovers", w.borisTk, map[string]any{"to_user_id": admin, "request_ids": []string{w.newRequest()}, "note": "covering"})
+		p[":id"] = h["id"].(string)
+	}
+	if strings.HasPrefix(pattern(route), "/api/v1/sla-policies/:id") {
+		sp := w.s.must(201, "POST", "/api/v1/sla-policies", w.s.admin, map[string]any{"name": fmt.Sprintf("Policy %d", w.next()), "targets": map[string]any{"normal": map[string]int{"first_response": 900, "follow_up": 1800, "resolution": 86400}}})
+		p[":id"] = sp["id"].(string)
+	}
 	if strings.Contains(route, ":nid") {
 		n := w.s.must(201, "POST", "/api/v1/accounts/"+w.account+"/notes", w.borisTk, map[string]any{"title": "Escalation path"})
 		p[":nid"] = n["id"].(string)
 	}
+	return p
+}
+
+// newRequest logs a phone request on Boris's account.
+func (w *world) newRequest() string {
+	r := w.s.must(201, "POST", "/api/v1/requests", w.borisTk, map[string]any{"account_id": w.account, "channel": "phone", "subject": fmt.Sprintf("Call %d", w.next())})
+	return r["id"].(string)
+}
+
+func pattern(route string) string {
+	_, p, _ := strings.Cut(route, " ")
 	return p
 }
 
@@ -149,6 +187,22 @@ func (w *world) body(route string) any {
 		return map[string]any{"title": "Note"}
 	case "PATCH /api/v1/notes/:nid":
 		return map[string]any{"pinned": true}
+	case "POST /api/v1/requests":
+		return map[string]any{"account_id": w.account, "channel": "phone", "subject": "Called about invoices"}
+	case "PATCH /api/v1/requests/:id":
+		return map[string]any{"priority": "high"}
+	case "POST /api/v1/requests/:id/split":
+		return map[string]any{"message_ids": []string{"0190f0c8-0000-7000-8000-000000000001"}}
+	case "POST /api/v1/requests/:id/merge":
+		return map[string]any{"into": w.newRequest()}
+	case "POST /api/v1/requests/:id/qa":
+		return map[string]any{"score": 4, "comment": "clear and quick"}
+	case "POST /api/v1/handovers":
+		return map[string]any{"to_user_id": w.boris, "shift": true}
+	case "POST /api/v1/sla-policies":
+		return map[string]any{"name": fmt.Sprintf("Gold %d", n), "targets": map[string]any{"urgent": map[string]int{"first_response": 300, "follow_up": 600, "resolution": 14400}}}
+	case "PATCH /api/v1/sla-policies/:id":
+		return map[string]any{"warn_at": 0.8}
 	}
 	return nil
 }
@@ -247,7 +301,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 // hiddenObject reports whether a 404 is the ownership rule's: the object
 // exists but the caller may not see it.
 func hiddenObject(res response) bool {
-	return res.Status == 404 && (strings.Contains(string(res.Body), `"account not found"`) || strings.Contains(string(res.Body), `"note not found"`))
+	if res.Status != 404 {
+		return false
+	}
+	for _, hidden := range []string{`"account not found"`, `"note not found"`, `"request not found"`, `"handover not found"`} {
+		if strings.Contains(string(res.Body), hidden) {
+			return true
+		}
+	}
+	return false
 }
 
 // passedAuthorization reports whether a request got past authentication,

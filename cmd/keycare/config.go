@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +36,12 @@ type Config struct {
 	CompanyName   string   // the group title is "{account} × {company}"
 	ChatDailyCap  int      // group creations per day
 	HistoryImport int      // messages imported when adopting a group
+
+	TeamChat           int64         // the team's internal Telegram group for SLA alerts (0: none)
+	AlertWebhookURL    string        // outgoing webhook for SLA alerts ("" : none)
+	AlertWebhookSecret string        // HMAC key of X-Keycare-Signature
+	ReopenWindow       time.Duration // a client message this soon after resolution reopens the request
+	CSATWindow         time.Duration // how long after the rating question a rating counts
 }
 
 // LoadConfig reads the configuration from getenv. Every problem is reported
@@ -44,6 +51,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Addr: "127.0.0.1:8080", DataDir: ".", RateLimit: 20, RateBurst: 40,
 		AdminEmail: "admin@keycare.local", ShutdownTimeout: 15 * time.Second,
 		ChatDailyCap: 50, HistoryImport: 1000,
+		ReopenWindow: 72 * time.Hour, CSATWindow: 72 * time.Hour,
 	}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -140,6 +148,33 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	c.Telegram = tg
+	if v := getenv("KEYCARE_TEAM_CHAT"); v != "" {
+		id, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(v), "-100"), 10, 64)
+		if err != nil || id <= 0 {
+			errs = append(errs, fmt.Errorf("KEYCARE_TEAM_CHAT: %q is not a Telegram group id (e.g. -1001234567890)", v))
+		}
+		c.TeamChat = id
+	}
+	str("KEYCARE_ALERT_WEBHOOK_URL", &c.AlertWebhookURL)
+	secret("KEYCARE_ALERT_WEBHOOK_SECRET", &c.AlertWebhookSecret)
+	if c.AlertWebhookURL != "" {
+		u, err := url.Parse(c.AlertWebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("KEYCARE_ALERT_WEBHOOK_URL: %q is not an http(s) URL", c.AlertWebhookURL))
+		}
+		if c.AlertWebhookSecret == "" {
+			errs = append(errs, errors.New("KEYCARE_ALERT_WEBHOOK_SECRET: required with KEYCARE_ALERT_WEBHOOK_URL (the receiver checks X-Keycare-Signature with it)"))
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"KEYCARE_REOPEN_WINDOW": &c.ReopenWindow, "KEYCARE_CSAT_WINDOW": &c.CSATWindow} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 72h", name, v))
+			}
+			*dst = d
+		}
+	}
 	if v := getenv("KEYCARE_SHUTDOWN_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -28,11 +28,14 @@ import (
 	"github.com/keycare/keycare/api"
 	"github.com/keycare/keycare/audit"
 	"github.com/keycare/keycare/chats"
+	"github.com/keycare/keycare/integrations/alertwebhook"
 	"github.com/keycare/keycare/integrations/telegram"
 	"github.com/keycare/keycare/internal/database"
 	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/internal/jobs"
 	"github.com/keycare/keycare/migrations"
+	"github.com/keycare/keycare/requests"
+	"github.com/keycare/keycare/requests/metrics"
 	"github.com/keycare/keycare/team"
 )
 
@@ -168,11 +171,21 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Telegram, err = m.startTelegram(db, chatStore, chatStore, workers); err != nil {
 		return err
 	}
+	queue := &lateQueue{}
+	reqStore := requests.NewStore(db, queue)
+	reqStore.ReopenWindow, reqStore.CSATWindow = m.Config.ReopenWindow, m.Config.CSATWindow
+	reqStore.Notifiers = m.notifiers()
+	reqStore.Register(workers)
+	chatStore.Conversations = reqStore
 	m.Jobs, err = jobs.New(db, m.Log, jobs.Config{Workers: workers, PeriodicJobs: []*river.PeriodicJob{audit.NightlyExport()}})
 	if err != nil {
 		return err
 	}
+	queue.Queue = m.Jobs
 	chatSvc := chats.NewService(chatStore, m.Jobs)
+	if m.Telegram != nil {
+		reqStore.Poster = chatSvc // the rating question after a resolution
+	}
 	accountStore := accounts.NewStore(db)
 	if m.Telegram != nil {
 		accountStore.OnReassign = chatSvc.Reassigned // a new owner or backup joins the group
@@ -188,7 +201,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Log: m.Log, Accounts: accountStore, Team: teamSvc, Audit: audit.NewLog(db.Gorm),
 		Ready: db.Ping, Registry: reg,
 		Chats: chatSvc, Idempotency: idempotency.NewStore(db), Telegram: telegramStatus(m.Telegram),
-		Media: mediaSource(m.Telegram),
+		Media: mediaSource(m.Telegram), Requests: reqStore,
+		SupportMetrics: func(ctx context.Context, q metrics.Query) (*metrics.Report, error) { return metrics.Support(ctx, db.Gorm, q) },
 	})
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
@@ -210,6 +224,22 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Log.Info("keycare started", "addr", m.listener.Addr().String(), "database", db.Dialect, "version", Version)
 	return nil
+}
+
+// lateQueue lets the request store, built before the job queue (whose
+// workers it registers), enqueue once the queue exists.
+type lateQueue struct{ *jobs.Queue }
+
+// notifiers are the configured SLA alert channels.
+func (m *Main) notifiers() map[string]requests.Notifier {
+	out := map[string]requests.Notifier{}
+	if m.Config.AlertWebhookURL != "" {
+		out[requests.NotifyWebhook] = &alertwebhook.Notifier{URL: m.Config.AlertWebhookURL, Secret: []byte(m.Config.AlertWebhookSecret)}
+	}
+	if m.Config.TeamChat != 0 && m.Telegram != nil {
+		out[requests.NotifyTeamChat] = &requests.TeamChat{Transport: m.Telegram.Transport(), ChannelID: m.Config.TeamChat}
+	}
+	return out
 }
 
 // Addr is the address the API listens on.
