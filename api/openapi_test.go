@@ -22,6 +22,9 @@ import (
 	"github.com/keycare/keycare/chats"
 	"github.com/keycare/keycare/internal/database"
 	"github.com/keycare/keycare/internal/page"
+	"github.com/keycare/keycare/requests"
+	"github.com/keycare/keycare/requests/metrics"
+	"github.com/keycare/keycare/requests/replycheck"
 	"github.com/keycare/keycare/team"
 )
 
@@ -429,8 +432,10 @@ type goField struct {
 }
 
 // goJSONFields lists the JSON fields of a struct as encoding/json sees them.
+// A field of the struct itself hides an embedded struct's field of the same
+// name, as in encoding/json (api.SentMessage's warnings hide chats.Message's).
 func goJSONFields(t reflect.Type) []goField {
-	var out []goField
+	var out, promoted []goField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -443,7 +448,7 @@ func goJSONFields(t reflect.Type) []goField {
 				et = et.Elem()
 			}
 			if et.Kind() == reflect.Struct {
-				out = append(out, goJSONFields(et)...)
+				promoted = append(promoted, goJSONFields(et)...)
 				continue
 			}
 		}
@@ -458,6 +463,11 @@ func goJSONFields(t reflect.Type) []goField {
 			optional = optional || o == "omitempty" || o == "omitzero"
 		}
 		out = append(out, goField{name: name, typ: f.Type, optional: optional})
+	}
+	for _, f := range promoted {
+		if !slices.ContainsFunc(out, func(o goField) bool { return o.name == f.name }) {
+			out = append(out, f)
+		}
 	}
 	return out
 }
@@ -507,6 +517,30 @@ var openAPIGoTypes = map[string]struct {
 	"Message":           {chats.Message{}, false},
 	"ReplyInput":        {chats.ReplyInput{}, true},
 	"IntegrationStatus": {IntegrationStatus{}, false},
+
+	"SentMessage":       {SentMessage{}, false},
+	"ReplyCheckWarning": {replycheck.Warning{}, false},
+	"Request":           {requests.Request{}, false},
+	"RequestDetail":     {requests.Detail{}, false},
+	"RequestMessage":    {requests.MessageRef{}, false},
+	"Clock":             {requests.ClockView{}, false},
+	"Alert":             {requests.Alert{}, false},
+	"Handover":          {requests.Handover{}, false},
+	"QAReview":          {requests.Review{}, false},
+	"NewRequest":        {requests.NewRequest{}, true},
+	"RequestUpdate":     {requests.RequestUpdate{}, true},
+	"SplitInput":        {requests.SplitInput{}, true},
+	"MergeInput":        {requests.MergeInput{}, true},
+	"QAInput":           {requests.QAInput{}, true},
+	"NewHandover":       {requests.NewHandover{}, true},
+	"SLATargets":        {requests.Targets{}, false},
+	"BusinessHours":     {requests.BusinessHours{}, true}, // in bodies and answers: holidays may be left out
+	"SLAPolicy":         {requests.SLAPolicy{}, false},
+	"NewSLAPolicy":      {requests.NewSLAPolicy{}, true},
+	"SLAPolicyUpdate":   {requests.SLAPolicyUpdate{}, true},
+	"SupportReport":     {metrics.Report{}, false},
+	"SupportRow":        {metrics.Row{}, false},
+	"ClockDurations":    {metrics.Durations{}, false},
 }
 
 func TestOpenAPISchemasMatchGoTypes(t *testing.T) {

@@ -23,9 +23,9 @@ import (
 	"github.com/keycare/keycare/accounts"
 	"github.com/keycare/keycare/audit"
 	"github.com/keycare/keycare/chats"
+	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/requests"
 	"github.com/keycare/keycare/requests/metrics"
-	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/team"
 )
 
@@ -142,21 +142,21 @@ type rule struct {
 }
 
 var (
-	everyone   = rule{}
-	public     = rule{public: true}
-	adminOnly  = rule{roles: []string{keycare.RoleAdmin}}
-	leads      = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead}}
-	careTeam   = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager}}
-	portfolio  = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager, keycare.RoleProduct}}
+	everyone  = rule{}
+	public    = rule{public: true}
+	adminOnly = rule{roles: []string{keycare.RoleAdmin}}
+	leads     = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead}}
+	careTeam  = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager}}
+	portfolio = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleManager, keycare.RoleProduct}}
 	// metricsReaders: support metrics are for leadership and viewers; a
 	// manager gets their own.
 	metricsReaders = rule{roles: []string{keycare.RoleAdmin, keycare.RoleLead, keycare.RoleViewer, keycare.RoleManager}}
-	onAccount  = func(r rule) rule { r.scope = scopeAccount; return r }
-	onNote     = func(r rule) rule { r.scope = scopeNote; return r }
-	onRequest  = func(r rule) rule { r.scope = scopeRequest; return r }
-	withLimit  = func(r rule, limit string) rule { r.bodyLimit = limit; return r }
-	repeatable = func(r rule) rule { r.idempotent = true; return r }
-	ruleString = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note", scopeRequest: "request"}
+	onAccount      = func(r rule) rule { r.scope = scopeAccount; return r }
+	onNote         = func(r rule) rule { r.scope = scopeNote; return r }
+	onRequest      = func(r rule) rule { r.scope = scopeRequest; return r }
+	withLimit      = func(r rule, limit string) rule { r.bodyLimit = limit; return r }
+	repeatable     = func(r rule) rule { r.idempotent = true; return r }
+	ruleString     = map[scope]string{scopeNone: "", scopeAccount: "account", scopeNote: "note", scopeRequest: "request"}
 )
 
 // defaultBodyLimit bounds every request body but the imports' (SPEC §6).

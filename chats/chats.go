@@ -73,3 +73,21 @@ type StoredMessage struct {
 	Text         string
 	At           time.Time
 }
+
+// WrittenAt is when a message was written, as precisely as Keycare knows.
+// A reply sent through Keycare (any status but received) was written when
+// it was queued (createdAt); Telegram's confirmation only follows. Telegram
+// dates what it delivers to the second, so two messages a moment apart can
+// look simultaneous — a client's question and the reply to it would tie:
+// when Keycare stored such a message within that second (createdAt), the
+// stored time is the better one, while a message that arrived later
+// (history, catch-up after downtime) keeps Telegram's date.
+func WrittenAt(status string, sentAt *time.Time, createdAt time.Time) time.Time {
+	if sentAt == nil || status != MessageReceived {
+		return createdAt.UTC()
+	}
+	if d := createdAt.Sub(*sentAt); d >= 0 && d < time.Second {
+		return createdAt.UTC()
+	}
+	return sentAt.UTC()
+}

@@ -287,7 +287,7 @@ func (s *Store) flush(b *batchTx) error {
 		if m.Service == "" && row.SenderKind != "keycare" && !row.SentAt.Before(c.CreatedAt.Truncate(time.Second)) {
 			b.stored = append(b.stored, StoredMessage{
 				ID: row.ID, AccountID: row.AccountID, ChatID: row.ChatID, Side: row.Side,
-				SenderUserID: row.SenderUserID, Text: row.Text, At: *row.SentAt,
+				SenderUserID: row.SenderUserID, Text: row.Text, At: WrittenAt(row.Status, row.SentAt, row.CreatedAt),
 			})
 		}
 	}

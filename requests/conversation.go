@@ -2,7 +2,6 @@ package requests
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -46,7 +45,7 @@ type conversation struct {
 	ctx     context.Context
 	tx      *gorm.DB
 	account string
-	cur     *requestRow          // the request new messages join; nil if none is open
+	cur     *requestRow            // the request new messages join; nil if none is open
 	dirty   map[string]*requestRow // requests whose clocks moved
 	extra   map[string][]Message   // batch messages not yet filed (their request_id is set after the hook)
 }
@@ -236,16 +235,14 @@ func (s *Store) history(ctx context.Context, tx *gorm.DB, r *requestRow, extra [
 		// that is its first response.
 		h.Messages = append(h.Messages, Message{At: r.OpenedAt, Side: SideTeam})
 	}
-	var msgs []struct {
-		At   time.Time
-		Side string
-	}
-	if err := tx.WithContext(ctx).Table("messages").Select("COALESCE(sent_at, created_at) AS at, side").
-		Where("request_id = ? AND deleted_at IS NULL AND status <> ?", r.ID, "failed").Order("at, id").Scan(&msgs).Error; err != nil {
+	msgs, err := requestMessages(ctx, tx, r.ID)
+	if err != nil {
 		return h, err
 	}
 	for _, m := range msgs {
-		h.Messages = append(h.Messages, Message{At: m.At, Side: Side(m.Side)})
+		if m.Status != "failed" && m.DeletedAt == nil {
+			h.Messages = append(h.Messages, Message{At: m.at(), Side: Side(m.Side)})
+		}
 	}
 	h.Messages = append(h.Messages, extra...)
 	var changes []statusChangeRow
@@ -354,5 +351,25 @@ func clockOf(requestID string, c ClockState) clockRow {
 	return row
 }
 
-// errStale says a job's request is gone.
-var errStale = errors.New("requests: the request no longer exists")
+// filedMessage is what the clocks and the request view need of a message.
+type filedMessage struct {
+	ID        string
+	Side      string
+	Text      string
+	Status    string
+	SentAt    *time.Time
+	CreatedAt time.Time
+	DeletedAt *time.Time
+}
+
+// at is when the message was written (chats.WrittenAt). The two times are
+// selected apart and combined here: SQLite's COALESCE of two times is text.
+func (m filedMessage) at() time.Time { return chats.WrittenAt(m.Status, m.SentAt, m.CreatedAt) }
+
+// requestMessages lists a request's messages in the order they were written.
+func requestMessages(ctx context.Context, tx *gorm.DB, requestID string) ([]filedMessage, error) {
+	var msgs []filedMessage
+	err := tx.WithContext(ctx).Table("messages").Select("id, side, text, status, sent_at, created_at, deleted_at").
+		Where("request_id = ?", requestID).Order("COALESCE(sent_at, created_at), id").Find(&msgs).Error
+	return msgs, err
+}

@@ -37,11 +37,11 @@ type NewSLAPolicy struct {
 
 // SLAPolicyUpdate is the body of PATCH /sla-policies/{id}.
 type SLAPolicyUpdate struct {
-	Name          keycare.Optional[string]                `json:"name"`
+	Name          keycare.Optional[string]               `json:"name"`
 	Targets       keycare.Optional[map[Priority]Targets] `json:"targets"`
 	BusinessHours keycare.Optional[*BusinessHours]       `json:"business_hours"`
-	WarnAt        keycare.Optional[float64]               `json:"warn_at"`
-	DefaultFor    keycare.Optional[[]string]              `json:"default_for"`
+	WarnAt        keycare.Optional[float64]              `json:"warn_at"`
+	DefaultFor    keycare.Optional[[]string]             `json:"default_for"`
 }
 
 type policyRow struct {

@@ -86,7 +86,7 @@ type requestRow struct {
 	BreachedAny      bool
 	Touches          int
 	ReopenCount      int
-	CSAT             *int `gorm:"column:csat"`
+	CSAT             *int       `gorm:"column:csat"`
 	CSATAskedAt      *time.Time `gorm:"column:csat_asked_at"`
 	MergedIntoID     *string
 	Version          int

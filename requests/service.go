@@ -72,13 +72,15 @@ type Filter struct {
 	DueBefore *time.Time
 }
 
+// listRow is a request with its average QA score. The row is a named field:
+// gorm cannot fill an embedded struct of an unexported type.
 type listRow struct {
-	requestRow `gorm:"embedded"`
-	QA         *float64 `gorm:"column:qa"`
+	Row requestRow `gorm:"embedded"`
+	QA  *float64   `gorm:"column:qa"`
 }
 
 func (r *listRow) view() Request {
-	v := r.requestRow.view()
+	v := r.Row.view()
 	v.QA = roundQA(r.QA)
 	return v
 }
@@ -235,9 +237,20 @@ func (s *Store) Get(ctx context.Context, id string) (*Detail, error) {
 	}
 	d := &Detail{Request: r.view(), Messages: []MessageRef{}, Clocks: []ClockView{}, Alerts: []Alert{}, Handovers: []Handover{}, Reviews: []Review{}}
 	d.QA = roundQA(qa)
-	if err := db.Table("messages").Select("id, telegram_message_id, side, sender_kind, sender_name, text, status, COALESCE(sent_at, created_at) AS sent_at, deleted_at").
-		Where("request_id = ?", id).Order("sent_at, id").Limit(maxDetailMessages).Scan(&d.Messages).Error; err != nil {
+	var msgs []struct {
+		MessageRef
+		CreatedAt time.Time
+	}
+	if err := db.Table("messages").Select("id, telegram_message_id, side, sender_kind, sender_name, text, status, sent_at, created_at, deleted_at").
+		Where("request_id = ?", id).Order("COALESCE(sent_at, created_at), id").Limit(maxDetailMessages).Find(&msgs).Error; err != nil {
 		return nil, err
+	}
+	for _, m := range msgs {
+		if m.SentAt == nil {
+			at := m.CreatedAt
+			m.SentAt = &at // an outgoing message not confirmed yet: when it was queued
+		}
+		d.Messages = append(d.Messages, m.MessageRef)
 	}
 	var clocks []clockRow
 	if err := db.Where("request_id = ?", id).Order("started_at, clock").Find(&clocks).Error; err != nil {
@@ -477,32 +490,22 @@ func (s *Store) Split(ctx context.Context, id string, in SplitInput) (*Request, 
 		if r.MergedIntoID != nil {
 			return keycare.Errorf(keycare.ECONFLICT, "the request was merged into %s", *r.MergedIntoID)
 		}
-		var msgs []struct {
-			ID   string
-			At   time.Time
-			Text string
-			Side string
-		}
-		if err := tx.Table("messages").Select("id, COALESCE(sent_at, created_at) AS at, text, side").Where("request_id = ? AND id IN ?", id, in.MessageIDs).Order("at, id").Scan(&msgs).Error; err != nil {
+		all, err := requestMessages(ctx, tx, id)
+		if err != nil {
 			return err
 		}
+		var msgs []filedMessage
 		for i, mid := range in.MessageIDs {
-			if !slices.ContainsFunc(msgs, func(m struct {
-				ID   string
-				At   time.Time
-				Text string
-				Side string
-			}) bool {
-				return m.ID == mid
-			}) {
+			j := slices.IndexFunc(all, func(m filedMessage) bool { return m.ID == mid })
+			if j < 0 {
 				return keycare.Invalid(fmt.Sprintf("message_ids[%d]", i), "is not a message of this request")
 			}
+			if !slices.ContainsFunc(msgs, func(m filedMessage) bool { return m.ID == mid }) {
+				msgs = append(msgs, all[j])
+			}
 		}
-		var total int64
-		if err := tx.Table("messages").Where("request_id = ?", id).Count(&total).Error; err != nil {
-			return err
-		}
-		if int(total) == len(msgs) {
+		slices.SortFunc(msgs, func(a, b filedMessage) int { return a.at().Compare(b.at()) })
+		if len(all) == len(msgs) {
 			return keycare.Invalid("message_ids", "must leave at least one message in the request")
 		}
 		subject := ""
@@ -512,7 +515,7 @@ func (s *Store) Split(ctx context.Context, id string, in SplitInput) (*Request, 
 				break
 			}
 		}
-		n, err := s.newRequest(ctx, tx, r.AccountID, r.Channel, subject, msgs[0].At.UTC())
+		n, err := s.newRequest(ctx, tx, r.AccountID, r.Channel, subject, msgs[0].at())
 		if err != nil {
 			return err
 		}
@@ -541,30 +544,21 @@ const SideClientString = string(SideClient)
 // refresh recounts what a request's messages imply (touches, who wrote
 // last, when) after messages moved in or out, then re-evaluates it.
 func (s *Store) refresh(ctx context.Context, tx *gorm.DB, r *requestRow) error {
-	var agg struct {
-		Touches int
-		Last    *time.Time
-	}
-	if err := tx.Table("messages").Select("SUM(CASE WHEN side = 'team' THEN 1 ELSE 0 END) AS touches, MAX(COALESCE(sent_at, created_at)) AS last").
-		Where("request_id = ?", r.ID).Scan(&agg).Error; err != nil {
+	msgs, err := requestMessages(ctx, tx, r.ID)
+	if err != nil {
 		return err
 	}
-	var lastSide []string
-	if err := tx.Table("messages").Where("request_id = ?", r.ID).Order("COALESCE(sent_at, created_at) DESC, id DESC").Limit(1).Pluck("side", &lastSide).Error; err != nil {
-		return err
+	r.Touches, r.AwaitingTeam, r.LastMessageAt = 0, false, nil
+	for _, m := range msgs {
+		at := m.at()
+		if m.Side == string(SideTeam) {
+			r.Touches++
+		}
+		r.AwaitingTeam = m.Side == SideClientString
+		r.LastMessageAt = &at
 	}
-	r.Touches = agg.Touches
-	if agg.Last != nil {
-		l := agg.Last.UTC()
-		r.LastMessageAt = &l
-	}
-	r.AwaitingTeam = len(lastSide) == 1 && lastSide[0] == SideClientString
-	var first []time.Time
-	if err := tx.Table("messages").Where("request_id = ?", r.ID).Order("COALESCE(sent_at, created_at), id").Limit(1).Pluck("COALESCE(sent_at, created_at)", &first).Error; err != nil {
-		return err
-	}
-	if len(first) == 1 && r.Channel == ChannelTelegram && first[0].Before(r.OpenedAt) {
-		r.OpenedAt = first[0].UTC()
+	if len(msgs) > 0 && r.Channel == ChannelTelegram && msgs[0].at().Before(r.OpenedAt) {
+		r.OpenedAt = msgs[0].at()
 	}
 	return s.evaluate(ctx, tx, r, nil)
 }

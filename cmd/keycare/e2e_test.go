@@ -145,10 +145,24 @@ func (s *service) call(method, path, token string, body any, headers ...string) 
 }
 
 // must calls and fails the test unless the status is want.
+// errorLines are the service's log lines at warning and error level.
+func (s *service) errorLines() string {
+	var b strings.Builder
+	for _, l := range strings.Split(s.logs.String(), "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`) {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
 func (s *service) must(want int, method, path, token string, body any) map[string]any {
 	s.t.Helper()
 	res := s.call(method, path, token, body)
 	if res.Status != want {
+		if res.Status >= 500 {
+			s.t.Logf("service log lines at error level:\n%s", s.errorLines())
+		}
 		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.Status, want, res.Body)
 	}
 	if len(res.Body) == 0 {

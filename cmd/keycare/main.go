@@ -202,7 +202,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready: db.Ping, Registry: reg,
 		Chats: chatSvc, Idempotency: idempotency.NewStore(db), Telegram: telegramStatus(m.Telegram),
 		Media: mediaSource(m.Telegram), Requests: reqStore,
-		SupportMetrics: func(ctx context.Context, q metrics.Query) (*metrics.Report, error) { return metrics.Support(ctx, db.Gorm, q) },
+		SupportMetrics: func(ctx context.Context, q metrics.Query) (*metrics.Report, error) {
+			return metrics.Support(ctx, db.Gorm, q)
+		},
 	})
 
 	m.listener, err = net.Listen("tcp", m.Config.Addr)

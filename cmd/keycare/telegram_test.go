@@ -26,6 +26,7 @@ type telegramWorld struct {
 	fake          *tgfake.Server
 	keycare, anna tgfake.User
 	ivan          tgfake.User
+	teamChat      int64 // the team's internal group, KEYCARE_TEAM_CHAT
 }
 
 func startWithTelegram(t *testing.T, dialect string, extraEnv ...string) *telegramWorld {
@@ -41,6 +42,7 @@ func startWithTelegram(t *testing.T, dialect string, extraEnv ...string) *telegr
 	w.keycare = fake.AddUser(tgfake.User{Username: "keycare_care", FirstName: "Keycare", Phone: "+15550000001"})
 	w.anna = fake.AddUser(tgfake.User{Username: "anna_care", FirstName: "Anna"})
 	w.ivan = fake.AddUser(tgfake.User{Username: "ivan_acme", FirstName: "Ivan"})
+	w.teamChat = fake.CreateChannel(w.anna.ID, "Care team", w.keycare.ID).ID
 
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "telegram.pem")
@@ -51,6 +53,7 @@ func startWithTelegram(t *testing.T, dialect string, extraEnv ...string) *telegr
 		"KEYCARE_DATA_DIR": dir, "KEYCARE_LOG_LEVEL": "error", "KEYCARE_COMPANY_NAME": "Northwind",
 		"TELEGRAM_APP_ID": "17349", "TELEGRAM_APP_HASH": "344583e45741c457fe1862106095a5eb",
 		"TELEGRAM_DC_ADDR": fake.Addr(), "TELEGRAM_PUBLIC_KEYS_FILE": keys,
+		"KEYCARE_TEAM_CHAT": strconv.FormatInt(w.teamChat, 10),
 	}
 	if dialect == database.Postgres {
 		u, err := testdb.Schema(t)

@@ -1,0 +1,349 @@
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/keycare/keycare"
+)
+
+// supportSQL computes every metric of a report in one statement, one result
+// row per group plus one for the total (group_no 0). It is plain SQL that
+// PostgreSQL and SQLite both run; the one thing they spell differently, the
+// UTC day of a timestamp, is the {{utc_day}} placeholder (see utcDay).
+//
+// How it stays fast (PostgreSQL sorts of multi-column keys, text above all,
+// cost several times a sort of one integer):
+//
+//   - Groups are numbered (group_no 1..) once, from the distinct keys of the
+//     measured requests; everything after that carries integers. Without a
+//     GroupBy every request is in group 0, which is then the total itself.
+//
+//   - Counts and sums are taken per group and added up for the total, so
+//     rows are not duplicated for the total. (PostgreSQL's SUM of a bigint
+//     is numeric, hence the casts back to bigint: integer division below
+//     must stay integer.)
+//
+//   - Percentiles: SQLite has no percentile_cont, so the stopped clocks are
+//     put in order by one integer key, part * 2^40 + elapsed, where part =
+//     group_no * 4 + clock (1, 2, 3) names a group's clock kind, and numbered
+//     by ROW_NUMBER. When grouping, each clock appears a second time under
+//     part = clock (group 0) for the total. A part's clocks then hold the
+//     consecutive row numbers first+1 .. first+n, first being the number of
+//     stopped clocks in the parts before it. percentile_cont(p) over n sorted
+//     values v[0..n-1] is
+//
+//     v[k] + f * (v[k+1] - v[k]),  k = floor(p*(n-1)), f = p*(n-1) - k
+//
+//     which for p = 0.5 and 0.9 is exact in integer arithmetic: k = (n-1)/2
+//     and 9*(n-1)/10 (integer division), f = ((n-1)%2)/2 and (9*(n-1)%10)/10.
+//     Only the (at most four) rows each part needs are picked, by an equality
+//     join on row numbers. Elapsed times are business seconds, far below 2^40
+//     (34,000 years).
+//
+// Named parameters (gorm's syntax) must each be followed by a space, a
+// newline, a comma or a closing parenthesis, and the text must hold no
+// question mark or at sign elsewhere, comments included: gorm would take
+// them for parameters. TestSupportSQLParameters checks this.
+const supportSQL = `
+WITH selected AS (
+    -- The requests measured, each with the key of its group.
+    SELECT r.id, r.touches, r.csat,
+           CASE @group_by
+               WHEN 'manager' THEN COALESCE(r.owner_id, '')
+               WHEN 'account' THEN r.account_id
+               WHEN 'day' THEN {{utc_day}}
+               ELSE ''
+           END AS group_key
+    FROM requests r
+    WHERE r.opened_at >= @from
+      AND r.opened_at < @to
+      AND r.merged_into_id IS NULL
+      AND (@owner_id = '' OR r.owner_id = @owner_id)
+),
+groups AS (
+    SELECT group_key, ROW_NUMBER() OVER (ORDER BY group_key) AS group_no
+    FROM (SELECT DISTINCT group_key FROM selected WHERE @group_by <> '') keys
+),
+numbered AS (
+    SELECT s.id, s.touches, s.csat, COALESCE(g.group_no, 0) AS group_no
+    FROM selected s
+    LEFT JOIN groups g ON g.group_key = s.group_key
+),
+group_load AS (
+    SELECT group_no,
+           COUNT(*) AS requests,
+           SUM(touches) AS touches,
+           SUM(csat) AS csat,
+           COUNT(csat) AS csat_count
+    FROM numbered
+    GROUP BY group_no
+),
+load AS (
+    SELECT group_no, requests, touches, csat, csat_count FROM group_load
+    UNION ALL
+    SELECT 0, CAST(SUM(requests) AS bigint), CAST(SUM(touches) AS bigint),
+           CAST(SUM(csat) AS bigint), CAST(SUM(csat_count) AS bigint)
+    FROM group_load
+    WHERE @group_by <> ''
+    HAVING COUNT(*) > 0
+),
+group_qa AS (
+    -- Every review of every measured request.
+    SELECT n.group_no, SUM(q.score) AS score, COUNT(*) AS reviews
+    FROM numbered n
+    JOIN request_qa q ON q.request_id = n.id
+    GROUP BY n.group_no
+),
+qa AS (
+    SELECT group_no, score, reviews FROM group_qa
+    UNION ALL
+    SELECT 0, CAST(SUM(score) AS bigint), CAST(SUM(reviews) AS bigint)
+    FROM group_qa
+    WHERE @group_by <> ''
+    HAVING COUNT(*) > 0
+),
+clocks AS (
+    -- Every clock of every measured request. A clock never starts before
+    -- its request opens, so started_at >= from changes no result; it lets
+    -- the database read only the clocks of the period.
+    SELECT n.group_no * 4 + CASE c.clock
+                                WHEN 'first_response' THEN 1
+                                WHEN 'follow_up' THEN 2
+                                ELSE 3
+                            END AS part,
+           c.elapsed_seconds AS elapsed,
+           -- Decided: it has a target and either stopped or breached while running.
+           CASE WHEN c.target_seconds IS NOT NULL AND (c.stopped_at IS NOT NULL OR c.breached)
+                THEN 1 ELSE 0 END AS decided,
+           -- Met: decided and not breached.
+           CASE WHEN c.target_seconds IS NOT NULL AND c.stopped_at IS NOT NULL AND NOT c.breached
+                THEN 1 ELSE 0 END AS met
+    FROM numbered n
+    JOIN request_clocks c ON c.request_id = n.id AND c.started_at >= @from
+),
+group_parts AS (
+    SELECT part, COUNT(elapsed) AS n, SUM(decided) AS decided, SUM(met) AS met
+    FROM clocks
+    GROUP BY part
+),
+parts AS (
+    SELECT part, n, decided, met FROM group_parts
+    UNION ALL
+    SELECT part % 4, CAST(SUM(n) AS bigint), CAST(SUM(decided) AS bigint), CAST(SUM(met) AS bigint)
+    FROM group_parts
+    WHERE @group_by <> ''
+    GROUP BY part % 4
+),
+positions AS (
+    -- first: how many stopped clocks the parts before this one hold.
+    SELECT part, n, decided, met,
+           CAST(SUM(n) OVER (ORDER BY part ROWS UNBOUNDED PRECEDING) AS bigint) - n AS first
+    FROM parts
+),
+wanted AS (
+    -- The row numbers each percentile interpolates between (which: 1, 2 for
+    -- p50; 3, 4 for p90); the upper one only when it weighs anything.
+    SELECT part, 1 AS which, first + (n - 1) / 2 + 1 AS rn FROM positions WHERE n > 0
+    UNION ALL
+    SELECT part, 2, first + (n - 1) / 2 + 2 FROM positions WHERE n > 0 AND (n - 1) % 2 > 0
+    UNION ALL
+    SELECT part, 3, first + 9 * (n - 1) / 10 + 1 FROM positions WHERE n > 0
+    UNION ALL
+    SELECT part, 4, first + 9 * (n - 1) / 10 + 2 FROM positions WHERE n > 0 AND 9 * (n - 1) % 10 > 0
+),
+stopped AS (
+    SELECT part, elapsed FROM clocks WHERE elapsed IS NOT NULL
+    UNION ALL
+    SELECT part % 4, elapsed FROM clocks WHERE elapsed IS NOT NULL AND @group_by <> ''
+),
+ordered AS (
+    SELECT elapsed, ROW_NUMBER() OVER (ORDER BY part * 1099511627776 + elapsed) AS rn
+    FROM stopped
+),
+picked AS (
+    SELECT w.part,
+           MAX(CASE WHEN w.which = 1 THEN o.elapsed END) AS p50_lo,
+           MAX(CASE WHEN w.which = 2 THEN o.elapsed END) AS p50_hi,
+           MAX(CASE WHEN w.which = 3 THEN o.elapsed END) AS p90_lo,
+           MAX(CASE WHEN w.which = 4 THEN o.elapsed END) AS p90_hi
+    FROM wanted w
+    JOIN ordered o ON o.rn = w.rn
+    GROUP BY w.part
+),
+clock_stats AS (
+    SELECT p.part / 4 AS group_no, p.part % 4 AS clock, p.n, p.decided, p.met,
+           k.p50_lo + CAST((p.n - 1) % 2 AS double precision) / 2
+                      * COALESCE(k.p50_hi - k.p50_lo, 0) AS p50,
+           k.p90_lo + CAST(9 * (p.n - 1) % 10 AS double precision) / 10
+                      * COALESCE(k.p90_hi - k.p90_lo, 0) AS p90
+    FROM positions p
+    LEFT JOIN picked k ON k.part = p.part
+)
+SELECT l.group_no,
+       COALESCE(g.group_key, '') AS group_key,
+       CASE WHEN l.group_no = 0 THEN ''
+            WHEN @group_by = 'manager' THEN COALESCE(u.name, '')
+            WHEN @group_by = 'account' THEN COALESCE(a.name, '')
+            ELSE g.group_key
+       END AS name,
+       l.requests,
+       CAST(l.touches AS double precision) / l.requests AS touches_per_request,
+       CAST(l.csat AS double precision) / NULLIF(l.csat_count, 0) AS csat,
+       l.csat_count,
+       CAST(q.score AS double precision) / q.reviews AS qa,
+       COALESCE(q.reviews, 0) AS qa_count,
+       COALESCE(fr.n, 0), fr.p50, fr.p90, COALESCE(fr.decided, 0), COALESCE(fr.met, 0),
+       COALESCE(fu.n, 0), fu.p50, fu.p90, COALESCE(fu.decided, 0), COALESCE(fu.met, 0),
+       COALESCE(rs.n, 0), rs.p50, rs.p90, COALESCE(rs.decided, 0), COALESCE(rs.met, 0)
+FROM load l
+LEFT JOIN groups g ON g.group_no = l.group_no
+LEFT JOIN qa q ON q.group_no = l.group_no
+LEFT JOIN clock_stats fr ON fr.group_no = l.group_no AND fr.clock = 1
+LEFT JOIN clock_stats fu ON fu.group_no = l.group_no AND fu.clock = 2
+LEFT JOIN clock_stats rs ON rs.group_no = l.group_no AND rs.clock = 3
+LEFT JOIN users u ON @group_by = 'manager' AND u.id = g.group_key
+LEFT JOIN accounts a ON @group_by = 'account' AND a.id = g.group_key
+`
+
+// utcDay is the UTC calendar day (YYYY-MM-DD) of r.opened_at per dialect.
+// SQLite stores times as text with their offset ("2026-03-01 21:30:00+00:00")
+// and its date functions convert them to UTC.
+var utcDay = map[string]string{
+	"postgres": `to_char(r.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+	"sqlite":   `strftime('%Y-%m-%d', r.opened_at)`,
+}
+
+// supportSQLFor is supportSQL per dialect, built once.
+var supportSQLFor = func() map[string]string {
+	m := make(map[string]string, len(utcDay))
+	for dialect, day := range utcDay {
+		m[dialect] = strings.ReplaceAll(supportSQL, "{{utc_day}}", day)
+	}
+	return m
+}()
+
+// Support computes the support metrics of the requests q selects: in total,
+// and per group when q.GroupBy is set. Groups are the managers, accounts or
+// days that have at least one measured request.
+func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	dialect := db.Dialector.Name()
+	text, ok := supportSQLFor[dialect]
+	if !ok {
+		return nil, fmt.Errorf("metrics: unsupported database %q", dialect)
+	}
+	// SQLite compares times as text, which orders correctly only when both
+	// sides are written in the same zone; Keycare writes UTC.
+	args := map[string]any{
+		"from":     q.From.UTC(),
+		"to":       q.To.UTC(),
+		"group_by": q.GroupBy,
+		"owner_id": q.OwnerID,
+	}
+	rows, err := db.WithContext(ctx).Raw(text, args).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("metrics: support: %w", err)
+	}
+	defer rows.Close()
+
+	report := &Report{From: q.From, To: q.To, GroupBy: q.GroupBy, Groups: []Row{}}
+	for rows.Next() {
+		groupNo, row, err := scanRow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: support: %w", err)
+		}
+		if groupNo == 0 {
+			report.Total = row
+		} else {
+			report.Groups = append(report.Groups, row)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("metrics: support: %w", err)
+	}
+	// Sorted here, byte-wise, rather than by ORDER BY, whose text order
+	// follows PostgreSQL's collation and would differ from SQLite's.
+	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Key < report.Groups[j].Key })
+	return report, nil
+}
+
+func (q Query) validate() error {
+	var v keycare.Validation
+	switch q.GroupBy {
+	case GroupNone, GroupManager, GroupAccount, GroupDay:
+	default:
+		v.Add("group_by", "must be one of manager, account, day")
+	}
+	v.Check(!q.From.IsZero(), "from", "is required")
+	v.Check(!q.To.IsZero(), "to", "is required")
+	v.Check(q.From.IsZero() || q.To.IsZero() || q.From.Before(q.To), "to", "must be after from")
+	return v.Err()
+}
+
+// clockCounts is one clock kind's columns of a result row.
+type clockCounts struct {
+	n, decided, met int64
+	p50, p90        sql.NullFloat64
+}
+
+func scanRow(rows *sql.Rows) (groupNo int64, row Row, err error) {
+	var (
+		requests, csatCount, qaCount int64
+		touches, csat, qa            sql.NullFloat64
+		fr, fu, rs                   clockCounts
+	)
+	err = rows.Scan(&groupNo, &row.Key, &row.Name,
+		&requests, &touches, &csat, &csatCount,
+		&qa, &qaCount,
+		&fr.n, &fr.p50, &fr.p90, &fr.decided, &fr.met,
+		&fu.n, &fu.p50, &fu.p90, &fu.decided, &fu.met,
+		&rs.n, &rs.p50, &rs.p90, &rs.decided, &rs.met,
+	)
+	if err != nil {
+		return 0, Row{}, err
+	}
+	row.Requests = int(requests)
+	row.TouchesPerRequest = rounded(touches)
+	row.CSAT, row.CSATCount = rounded(csat), int(csatCount)
+	row.QA, row.QACount = rounded(qa), int(qaCount)
+	row.FirstResponse = fr.durations()
+	row.FollowUp = fu.durations()
+	row.Resolution = rs.durations()
+	row.SLACompliance = percent(fr.met+fu.met+rs.met, fr.decided+fu.decided+rs.decided)
+	return groupNo, row, nil
+}
+
+func (c clockCounts) durations() Durations {
+	return Durations{
+		Count:         int(c.n),
+		P50:           rounded(c.p50),
+		P90:           rounded(c.p90),
+		SLACompliance: percent(c.met, c.decided),
+	}
+}
+
+// percent is 100 × part / whole rounded to 2 decimals, or nil when whole is 0.
+func percent(part, whole int64) *float64 {
+	if whole == 0 {
+		return nil
+	}
+	return rounded(sql.NullFloat64{Float64: 100 * float64(part) / float64(whole), Valid: true})
+}
+
+// rounded is v rounded to 2 decimals, or nil when v is NULL.
+func rounded(v sql.NullFloat64) *float64 {
+	if !v.Valid {
+		return nil
+	}
+	r := math.Round(v.Float64*100) / 100
+	return &r
+}
