@@ -513,7 +513,6 @@ var openAPIGoTypes = map[string]struct {
 	"AdoptInput":        {chats.AdoptInput{}, true},
 	"Sender":            {chats.Sender{}, false},
 	"Media":             {chats.Media{}, false},
-	"ReplyWarning":      {chats.ReplyWarning{}, false},
 	"Message":           {chats.Message{}, false},
 	"ReplyInput":        {chats.ReplyInput{}, true},
 	"IntegrationStatus": {IntegrationStatus{}, false},

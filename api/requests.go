@@ -170,11 +170,9 @@ func (s *Server) acceptHandover(c echo.Context) error {
 // --- SLA policies ---
 
 func (s *Server) listPolicies(c echo.Context) error {
-	ps, err := s.deps.Requests.Policies(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, page.List[requests.SLAPolicy]{Items: ps})
+	return list(c, func(p page.Request) (page.List[requests.SLAPolicy], error) {
+		return s.deps.Requests.Policies(c.Request().Context(), p)
+	})
 }
 
 func (s *Server) createPolicy(c echo.Context) error {

@@ -41,27 +41,20 @@ type Sender struct {
 
 // Message is a message as the API shows it.
 type Message struct {
-	ID                string         `json:"id"`
-	AccountID         string         `json:"account_id"`
-	TelegramMessageID *int           `json:"telegram_message_id"`
-	Side              string         `json:"side"`
-	Sender            Sender         `json:"sender"`
-	Text              string         `json:"text"`
-	ReplyTo           *int           `json:"reply_to"`
-	Media             database.JSON  `json:"media"`
-	Service           string         `json:"service,omitempty"`
-	Status            string         `json:"status"`
-	Error             string         `json:"error,omitempty"`
-	SentAt            *time.Time     `json:"sent_at"`
-	EditedAt          *time.Time     `json:"edited_at"`
-	DeletedAt         *time.Time     `json:"deleted_at"`
-	Warnings          []ReplyWarning `json:"warnings,omitempty"`
-}
-
-// ReplyWarning is a reply check's finding (filled by the requests work).
-type ReplyWarning struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	ID                string        `json:"id"`
+	AccountID         string        `json:"account_id"`
+	TelegramMessageID *int          `json:"telegram_message_id"`
+	Side              string        `json:"side"`
+	Sender            Sender        `json:"sender"`
+	Text              string        `json:"text"`
+	ReplyTo           *int          `json:"reply_to"`
+	Media             database.JSON `json:"media"`
+	Service           string        `json:"service,omitempty"`
+	Status            string        `json:"status"`
+	Error             string        `json:"error,omitempty"`
+	SentAt            *time.Time    `json:"sent_at"`
+	EditedAt          *time.Time    `json:"edited_at"`
+	DeletedAt         *time.Time    `json:"deleted_at"`
 }
 
 func (r messageRow) message() Message {

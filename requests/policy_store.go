@@ -13,6 +13,7 @@ import (
 	"github.com/keycare/keycare"
 	"github.com/keycare/keycare/audit"
 	"github.com/keycare/keycare/internal/database"
+	"github.com/keycare/keycare/internal/page"
 )
 
 // SLAPolicy is a stored SLA policy (SPEC §13).
@@ -63,6 +64,16 @@ func (r *policyRow) view() SLAPolicy {
 	_ = r.Targets.Decode(&p.Targets)
 	if len(r.BusinessHours) > 0 && string(r.BusinessHours) != "null" {
 		_ = r.BusinessHours.Decode(&p.BusinessHours)
+		if bh := p.BusinessHours; bh != nil {
+			if bh.Holidays == nil {
+				bh.Holidays = []string{}
+			}
+			for day, periods := range bh.Weekly {
+				if periods == nil {
+					bh.Weekly[day] = []Period{}
+				}
+			}
+		}
 	}
 	p.WarnAt = r.WarnAt
 	_ = r.DefaultFor.Decode(&p.DefaultFor)
@@ -161,17 +172,25 @@ func uniquePolicyName(ctx context.Context, tx *gorm.DB, id, name string) error {
 	return nil
 }
 
-// Policies lists every SLA policy by name.
-func (s *Store) Policies(ctx context.Context) ([]SLAPolicy, error) {
+// Policies lists SLA policies, oldest first.
+func (s *Store) Policies(ctx context.Context, p page.Request) (page.List[SLAPolicy], error) {
+	keys, err := p.Keys(1)
+	if err != nil {
+		return page.List[SLAPolicy]{}, err
+	}
+	q := s.db.WithContext(ctx)
+	if keys != nil {
+		q = q.Where("id > ?", keys[0])
+	}
 	var rows []policyRow
-	if err := s.db.WithContext(ctx).Order("lower(name), id").Find(&rows).Error; err != nil {
-		return nil, err
+	if err := q.Order("id").Limit(p.Size() + 1).Find(&rows).Error; err != nil {
+		return page.List[SLAPolicy]{}, err
 	}
 	out := make([]SLAPolicy, len(rows))
 	for i := range rows {
 		out[i] = rows[i].view()
 	}
-	return out, nil
+	return page.Trim(out, p.Size(), func(p SLAPolicy) []string { return []string{p.ID} }), nil
 }
 
 // GetPolicy returns one SLA policy.

@@ -85,6 +85,17 @@ func (r *listRow) view() Request {
 	return v
 }
 
+// withQA is a request's view with its average QA score.
+func withQA(ctx context.Context, tx *gorm.DB, r *requestRow) (Request, error) {
+	v := r.view()
+	var qa *float64
+	if err := tx.WithContext(ctx).Table("request_qa").Where("request_id = ?", r.ID).Select("AVG(score)").Scan(&qa).Error; err != nil {
+		return v, err
+	}
+	v.QA = roundQA(qa)
+	return v, nil
+}
+
 func roundQA(v *float64) *float64 {
 	if v == nil {
 		return nil
@@ -402,7 +413,10 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 		if r.MergedIntoID != nil {
 			return keycare.Errorf(keycare.ECONFLICT, "the request was merged into %s", *r.MergedIntoID)
 		}
-		before := r.view()
+		before, err := withQA(ctx, tx, r)
+		if err != nil {
+			return err
+		}
 		var v keycare.Validation
 		set := func(o keycare.Optional[string], field, rule string, dst *string) bool {
 			if !o.Set {
@@ -461,7 +475,9 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 		if err := s.evaluate(ctx, tx, r, nil); err != nil {
 			return err
 		}
-		out = r.view()
+		if out, err = withQA(ctx, tx, r); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, "request.update", r.ID, before, out)
 	})
 	if err != nil {
@@ -529,7 +545,7 @@ func (s *Store) Split(ctx context.Context, id string, in SplitInput) (*Request, 
 		if err := s.refresh(ctx, tx, n); err != nil {
 			return err
 		}
-		out = n.view()
+		out = n.view() // new: no reviews yet
 		return recordAudit(ctx, tx, "request.split", r.ID, nil, map[string]any{"new_request_id": n.ID, "message_ids": in.MessageIDs})
 	})
 	if err != nil {
@@ -615,7 +631,9 @@ func (s *Store) Merge(ctx context.Context, id string, in MergeInput) (*Request, 
 		if err := s.refresh(ctx, tx, into); err != nil {
 			return err
 		}
-		out = into.view()
+		if out, err = withQA(ctx, tx, into); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, "request.merge", from.ID, nil, map[string]any{"merged_into_id": into.ID})
 	})
 	if err != nil {

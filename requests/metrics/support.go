@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/keycare/keycare"
@@ -249,7 +250,7 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 		"group_by": q.GroupBy,
 		"owner_id": q.OwnerID,
 	}
-	rows, err := db.WithContext(ctx).Raw(text, args).Rows()
+	rows, err := query(ctx, db, dialect, text, args)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: support: %w", err)
 	}
@@ -274,6 +275,24 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 	// follows PostgreSQL's collation and would differ from SQLite's.
 	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Key < report.Groups[j].Key })
 	return report, nil
+}
+
+// query runs text with its named arguments, on PostgreSQL as an unnamed
+// statement. pgx otherwise prepares and caches it, and after five runs
+// PostgreSQL may switch to a generic plan made without the period's bounds:
+// it guesses a handful of requests and picks nested loops that take over
+// twice as long for a month's worth. An unnamed statement is planned for
+// each call's own bounds.
+func query(ctx context.Context, db *gorm.DB, dialect, text string, args map[string]any) (*sql.Rows, error) {
+	stmt := db.WithContext(ctx).Raw(text, args).Statement // builds the placeholders, runs nothing
+	if stmt.Error != nil {
+		return nil, stmt.Error
+	}
+	vars := stmt.Vars
+	if dialect == "postgres" {
+		vars = append([]any{pgx.QueryExecModeCacheDescribe}, vars...)
+	}
+	return stmt.ConnPool.QueryContext(ctx, stmt.SQL.String(), vars...)
 }
 
 func (q Query) validate() error {
