@@ -181,6 +181,15 @@ func TestRequestLifecycleThroughTelegram(t *testing.T) {
 		}
 		if a := r["alerts"].([]any); len(a) != 2 {
 			t.Errorf("alerts on the request: %v", a)
+		} else {
+			for _, x := range a {
+				al := x.(map[string]any)
+				due, _ := time.Parse(time.RFC3339Nano, al["at"].(string))
+				raised, _ := time.Parse(time.RFC3339Nano, al["raised_at"].(string))
+				if late := raised.Sub(due); late < 0 || late > 5*time.Second {
+					t.Errorf("%s raised %s after its time (SPEC §8: within 5 s)", al["event"], late)
+				}
+			}
 		}
 		if items := s.must(200, "GET", "/api/v1/requests?breached=true", s.admin, nil)["items"].([]any); len(items) != 1 {
 			t.Errorf("breached queue: %v", items)
