@@ -33,14 +33,13 @@ type writer struct {
 // callers' cancellation: one caller giving up must not fail the others.
 const batchTimeout = 15 * time.Second
 
-// batchTx is the transaction a batch of writes runs in, and what those
-// writes stored, for the Conversations hook.
+// batchTx is the transaction a batch of writes runs in, and the new
+// messages they gathered.
 type batchTx struct {
 	ctx     context.Context
 	tx      *gorm.DB
 	inserts []pendingInsert // new messages not yet inserted: flush writes them in one INSERT
 	keys    map[msgKey]bool // the (chat, Telegram id) of inserts
-	stored  []StoredMessage
 }
 
 type msgKey struct {
@@ -130,38 +129,6 @@ func (s *Store) commit(ws []*write) error {
 				return err
 			}
 		}
-		if err := s.flush(b); err != nil {
-			return err
-		}
-		return s.place(b)
+		return s.flush(b)
 	})
-}
-
-// place hands the messages the batch stored to the Conversations hook and
-// files each under the request it returns.
-func (s *Store) place(b *batchTx) error {
-	if s.Conversations == nil || len(b.stored) == 0 {
-		return nil
-	}
-	return placeMessages(b.ctx, b.tx, s.Conversations, b.stored)
-}
-
-// placeMessages runs the hook on msgs inside tx and records their requests.
-func placeMessages(ctx context.Context, tx *gorm.DB, c Conversations, msgs []StoredMessage) error {
-	placed, err := c.MessagesStored(ctx, tx, msgs)
-	if err != nil {
-		return err
-	}
-	byRequest := map[string][]string{}
-	for _, m := range msgs {
-		if rid, ok := placed[m.ID]; ok && rid != "" {
-			byRequest[rid] = append(byRequest[rid], m.ID)
-		}
-	}
-	for rid, ids := range byRequest {
-		if err := tx.Model(&messageRow{}).Where("id IN ?", ids).Update("request_id", rid).Error; err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -371,17 +371,21 @@ func (s *Service) QueueReply(ctx context.Context, accountID string, in ReplyInpu
 		} else {
 			row.SenderKind = "keycare"
 		}
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
 		if s.Conversations != nil && row.SenderKind == "user" {
 			// The reply answers the request now, when the manager sent it;
 			// Telegram's confirmation only follows.
-			if err := placeMessages(ctx, tx, s.Conversations, []StoredMessage{{
+			placed, err := s.Conversations.MessagesStored(ctx, tx, []StoredMessage{{
 				ID: row.ID, AccountID: accountID, ChatID: c.ID, Side: SideTeam, SenderUserID: row.SenderUserID, Text: row.Text, At: row.CreatedAt,
-			}}); err != nil {
+			}})
+			if err != nil {
 				return err
 			}
+			if rid := placed[row.ID]; rid != "" {
+				row.RequestID = &rid
+			}
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
 		}
 		if err := s.jobs.EnqueueTx(ctx, tx, SendArgs{MessageID: row.ID}, nil); err != nil {
 			return err

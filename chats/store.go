@@ -230,42 +230,61 @@ func (s *Store) storeMessage(b *batchTx, m InboundMessage) error {
 	return nil
 }
 
-// flush inserts the messages the batch gathered in one statement, then
-// applies what follows from each: an edit of one already known, a join or
-// leave, or its place in a request.
+// flush writes the messages the batch gathered: it finds which it has
+// already (redeliveries, edits), files the new ones under their requests
+// (Conversations), inserts them in one statement with their request, and
+// applies edits, joins and leaves.
 func (s *Store) flush(b *batchTx) error {
 	if len(b.inserts) == 0 {
 		return nil
 	}
 	ins := b.inserts
 	b.inserts, b.keys = nil, nil
-	rows := make([]messageRow, len(ins))
-	for i, p := range ins {
-		rows[i] = *p.row
+	known, err := knownKeys(b.tx, ins)
+	if err != nil {
+		return err
 	}
-	res := b.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
-	if res.Error != nil {
-		return res.Error
-	}
-	inserted := func(string) bool { return true }
-	if int(res.RowsAffected) < len(rows) {
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
+	var fresh []*messageRow
+	var stored []StoredMessage
+	for _, p := range ins {
+		if known[msgKey{p.chat.ID, p.m.MessageID}] {
+			continue
 		}
-		var got []string
-		if err := b.tx.Model(&messageRow{}).Where("id IN ?", ids).Pluck("id", &got).Error; err != nil {
+		fresh = append(fresh, p.row)
+		// Messages older than the chat are history an adoption imported:
+		// filed, but they open and answer no request.
+		if r := p.row; r.Service == "" && r.SenderKind != "keycare" && !r.SentAt.Before(p.chat.CreatedAt.Truncate(time.Second)) {
+			stored = append(stored, StoredMessage{
+				ID: r.ID, AccountID: r.AccountID, ChatID: r.ChatID, Side: r.Side,
+				SenderUserID: r.SenderUserID, Text: r.Text, At: WrittenAt(r.Status, r.SentAt, r.CreatedAt),
+			})
+		}
+	}
+	if s.Conversations != nil && len(stored) > 0 {
+		placed, err := s.Conversations.MessagesStored(b.ctx, b.tx, stored)
+		if err != nil {
 			return err
 		}
-		set := make(map[string]bool, len(got))
-		for _, id := range got {
-			set[id] = true
+		for _, r := range fresh {
+			if rid, ok := placed[r.ID]; ok && rid != "" {
+				r.RequestID = &rid
+			}
 		}
-		inserted = func(id string) bool { return set[id] }
+	}
+	if len(fresh) > 0 {
+		rows := make([]messageRow, len(fresh))
+		for i, r := range fresh {
+			rows[i] = *r
+		}
+		// Nothing else inserts Telegram messages of this channel meanwhile:
+		// its writes all go through this shard's writer.
+		if err := b.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return err
+		}
 	}
 	for _, p := range ins {
-		row, m, c := p.row, p.m, p.chat
-		if !inserted(row.ID) {
+		m, c := p.m, p.chat
+		if known[msgKey{c.ID, m.MessageID}] {
 			// Known already: a redelivery, or a newer edit of a known message.
 			var existing messageRow
 			if err := b.tx.Where("chat_id = ? AND telegram_message_id = ?", c.ID, m.MessageID).Take(&existing).Error; err != nil {
@@ -280,18 +299,34 @@ func (s *Store) flush(b *batchTx) error {
 			if err := s.upsertMember(b.ctx, b.tx, c, m.SenderTelegramID, m.SenderName, m.SenderUsername, m.Service == "join", m.Date); err != nil {
 				return err
 			}
-			continue
-		}
-		// Messages older than the chat are history an adoption imported:
-		// filed, but they open and answer no request.
-		if m.Service == "" && row.SenderKind != "keycare" && !row.SentAt.Before(c.CreatedAt.Truncate(time.Second)) {
-			b.stored = append(b.stored, StoredMessage{
-				ID: row.ID, AccountID: row.AccountID, ChatID: row.ChatID, Side: row.Side,
-				SenderUserID: row.SenderUserID, Text: row.Text, At: WrittenAt(row.Status, row.SentAt, row.CreatedAt),
-			})
 		}
 	}
 	return nil
+}
+
+// knownKeys finds which of the gathered messages are stored already, in one query.
+func knownKeys(tx *gorm.DB, ins []pendingInsert) (map[msgKey]bool, error) {
+	byChat := map[string][]int{}
+	for _, p := range ins {
+		byChat[p.chat.ID] = append(byChat[p.chat.ID], p.m.MessageID)
+	}
+	q := tx.Model(&messageRow{}).Select("chat_id, telegram_message_id")
+	cond := tx.Where("1 = 0")
+	for chat, ids := range byChat {
+		cond = cond.Or("chat_id = ? AND telegram_message_id IN ?", chat, ids)
+	}
+	var rows []struct {
+		ChatID            string
+		TelegramMessageID int
+	}
+	if err := q.Where(cond).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	known := make(map[msgKey]bool, len(rows))
+	for _, r := range rows {
+		known[msgKey{r.ChatID, r.TelegramMessageID}] = true
+	}
+	return known, nil
 }
 
 // newInbound builds the row for a message Telegram delivered, classifying its sender.

@@ -135,7 +135,7 @@ func (s *Store) raise(ctx context.Context, tx *gorm.DB, r *requestRow, st State,
 			continue // raised before
 		}
 		for _, ch := range s.channels() {
-			if err := s.jobs.EnqueueTx(ctx, tx, NotifyArgs{AlertID: row.ID, Channel: ch}, &river.InsertOpts{MaxAttempts: 25}); err != nil {
+			if err := s.Jobs.EnqueueTx(ctx, tx, NotifyArgs{AlertID: row.ID, Channel: ch}, &river.InsertOpts{MaxAttempts: 25}); err != nil {
 				return err
 			}
 		}

@@ -31,12 +31,65 @@ func (s *Store) MessagesStored(ctx context.Context, tx *gorm.DB, msgs []chats.St
 		}
 		byAccount[m.AccountID] = append(byAccount[m.AccountID], m)
 	}
+	current, err := currentRequests(ctx, tx, order)
+	if err != nil {
+		return nil, err
+	}
+	touched := map[string]time.Time{} // requests only a last_message_at moved
 	for _, acc := range order {
-		if err := s.place(ctx, tx, acc, byAccount[acc], placed); err != nil {
+		c := &conversation{s: s, ctx: ctx, tx: tx, account: acc, cur: current[acc], dirty: map[string]*requestRow{}, extra: map[string][]Message{}}
+		if err := c.place(byAccount[acc], placed, touched); err != nil {
 			return nil, err
 		}
 	}
-	return placed, nil
+	return placed, touchRequests(ctx, tx, touched)
+}
+
+// touchRequests sets last_message_at of requests no clock moved for, in one statement.
+func touchRequests(ctx context.Context, tx *gorm.DB, touched map[string]time.Time) error {
+	if len(touched) == 0 {
+		return nil
+	}
+	var (
+		sql  strings.Builder
+		args []any
+		ids  []string
+	)
+	// PostgreSQL types a CASE of parameters as text unless told.
+	param := "?"
+	if tx.Dialector.Name() == "postgres" {
+		param = "CAST(? AS timestamptz)"
+	}
+	sql.WriteString("UPDATE requests SET last_message_at = CASE id")
+	for id, at := range touched {
+		sql.WriteString(" WHEN ? THEN " + param)
+		args = append(args, id, at)
+		ids = append(ids, id)
+	}
+	sql.WriteString(" END WHERE id IN ?")
+	return tx.WithContext(ctx).Exec(sql.String(), append(args, ids)...).Error
+}
+
+// currentRequests finds, per account, the open (or waiting) Telegram
+// request new messages join: the most recently opened one. One query for
+// the whole batch.
+func currentRequests(ctx context.Context, tx *gorm.DB, accountIDs []string) (map[string]*requestRow, error) {
+	out := map[string]*requestRow{}
+	if len(accountIDs) == 0 {
+		return out, nil
+	}
+	var rows []requestRow
+	err := tx.WithContext(ctx).Where("account_id IN ? AND status <> ? AND channel = ? AND merged_into_id IS NULL", accountIDs, StatusResolved, ChannelTelegram).
+		Order("opened_at DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		if _, ok := out[rows[i].AccountID]; !ok {
+			out[rows[i].AccountID] = &rows[i]
+		}
+	}
+	return out, nil
 }
 
 // conversation is one account's requests as a batch of messages moves them.
@@ -50,14 +103,12 @@ type conversation struct {
 	extra   map[string][]Message   // batch messages not yet filed (their request_id is set after the hook)
 }
 
-func (s *Store) place(ctx context.Context, tx *gorm.DB, accountID string, msgs []chats.StoredMessage, placed map[string]string) error {
-	c := &conversation{s: s, ctx: ctx, tx: tx, account: accountID, dirty: map[string]*requestRow{}, extra: map[string][]Message{}}
-	var err error
-	if c.cur, err = currentRequest(ctx, tx, accountID); err != nil {
-		return err
-	}
+func (c *conversation) place(msgs []chats.StoredMessage, placed map[string]string, touched map[string]time.Time) error {
 	for _, m := range msgs {
-		var rid string
+		var (
+			rid string
+			err error
+		)
 		if m.Side == chats.SideClient {
 			rid, err = c.client(m)
 		} else {
@@ -70,24 +121,23 @@ func (s *Store) place(ctx context.Context, tx *gorm.DB, accountID string, msgs [
 			placed[m.ID] = rid
 		}
 	}
+	if r := c.cur; r != nil && r.LastMessageAt != nil {
+		if _, dirty := c.dirty[r.ID]; !dirty {
+			touched[r.ID] = *r.LastMessageAt
+		}
+	}
 	for _, r := range c.dirty {
-		if err := s.evaluate(ctx, tx, r, c.extra[r.ID]); err != nil {
+		if err := c.s.evaluate(c.ctx, c.tx, r, c.extra[r.ID]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// currentRequest is the open (or waiting) Telegram request of an account
-// that new messages join: the most recently opened one.
+// currentRequest is the current request of one account (currentRequests).
 func currentRequest(ctx context.Context, tx *gorm.DB, accountID string) (*requestRow, error) {
-	var rows []requestRow
-	err := tx.WithContext(ctx).Where("account_id = ? AND status <> ? AND channel = ? AND merged_into_id IS NULL", accountID, StatusResolved, ChannelTelegram).
-		Order("opened_at DESC, id DESC").Limit(1).Find(&rows).Error
-	if err != nil || len(rows) == 0 {
-		return nil, err
-	}
-	return &rows[0], nil
+	m, err := currentRequests(ctx, tx, []string{accountID})
+	return m[accountID], err
 }
 
 func (c *conversation) note(r *requestRow, m chats.StoredMessage) {
@@ -130,11 +180,7 @@ func (c *conversation) client(m chats.StoredMessage) (string, error) {
 		c.dirty[r.ID] = r
 	}
 	c.extra[r.ID] = append(c.extra[r.ID], Message{At: at, Side: SideClient})
-	r.LastMessageAt = &at
-	if _, dirty := c.dirty[r.ID]; !dirty {
-		// Nothing the clocks depend on moved: keep the row current cheaply.
-		return r.ID, c.tx.Model(&requestRow{}).Where("id = ?", r.ID).Update("last_message_at", at).Error
-	}
+	r.LastMessageAt = &at // if no clock moved, MessagesStored writes it for the whole batch at once
 	return r.ID, nil
 }
 
@@ -304,7 +350,7 @@ func (s *Store) evaluate(ctx context.Context, tx *gorm.DB, r *requestRow, extra 
 		return err
 	}
 	if r.NextEventAt != nil && (prevArmed == nil || !prevArmed.Equal(*r.NextEventAt)) {
-		return s.jobs.EnqueueTx(ctx, tx, CheckArgs{RequestID: r.ID, At: *r.NextEventAt}, &river.InsertOpts{
+		return s.Jobs.EnqueueTx(ctx, tx, CheckArgs{RequestID: r.ID, At: *r.NextEventAt}, &river.InsertOpts{
 			ScheduledAt: *r.NextEventAt, UniqueOpts: river.UniqueOpts{ByArgs: true},
 		})
 	}

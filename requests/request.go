@@ -156,8 +156,12 @@ const (
 // implements chats.Conversations: messages are filed under requests in the
 // transaction that stores them.
 type Store struct {
-	db   *gorm.DB
-	jobs Enqueuer
+	db *gorm.DB
+
+	// Jobs is the queue alert checks and deliveries go to. Set it before the
+	// store files messages: the queue is built after the workers (Register)
+	// it runs, so it cannot be a constructor argument.
+	Jobs Enqueuer
 
 	// Poster asks for the rating after a request is resolved; nil: no CSAT questions.
 	Poster Poster
@@ -186,7 +190,7 @@ type cachedEngine struct {
 // NewStore returns the request store.
 func NewStore(db *database.DB, jobs Enqueuer) *Store {
 	return &Store{
-		db: db.Gorm, jobs: jobs, ReopenWindow: DefaultReopenWindow, CSATWindow: DefaultCSATWindow,
+		db: db.Gorm, Jobs: jobs, ReopenWindow: DefaultReopenWindow, CSATWindow: DefaultCSATWindow,
 		Now: time.Now, policies: map[string]cachedEngine{},
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/keycare/keycare/internal/idempotency"
 	"github.com/keycare/keycare/internal/jobs"
 	"github.com/keycare/keycare/migrations"
+	"github.com/keycare/keycare/requests"
 	"github.com/keycare/keycare/team"
 )
 
@@ -252,6 +253,9 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &audit.ExportWorker{DB: w.db.Gorm, Dir: filepath.Join(w.dir, "audit-export")})
 	w.chatSt = chats.NewStore(w.db)
+	reqs := requests.NewStore(w.db, nil)
+	reqs.Register(workers)
+	w.chatSt.Conversations = reqs // messages are applied to requests, as in serve
 	w.state = telegram.NewStateStore(w.db, sessionName)
 	w.client, err = telegram.New(telegram.Options{
 		Config: tgCfg, Session: sessions, State: w.state,
@@ -267,6 +271,7 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 	if w.jobs, err = jobs.New(w.db, log, jobs.Config{Workers: workers, PeriodicJobs: []*river.PeriodicJob{audit.NightlyExport()}}); err != nil {
 		return w, err
 	}
+	reqs.Jobs = w.jobs
 	chatSvc := chats.NewService(w.chatSt, w.jobs)
 	label(ctx, "keycare jobs (River)", func(ctx context.Context) {
 		err = w.jobs.Start(context.WithoutCancel(ctx))
@@ -279,7 +284,7 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 	srv := api.New(api.Config{RateLimit: 1e6, RateBurst: 1e6}, api.Deps{
 		Log: log, Accounts: accounts.NewStore(w.db), Team: teamSvc, Audit: audit.NewLog(w.db.Gorm),
 		Ready: w.db.Ping, Registry: reg,
-		Chats: chatSvc, Idempotency: idempotency.NewStore(w.db), Telegram: telegramStatus(w.client),
+		Chats: chatSvc, Idempotency: idempotency.NewStore(w.db), Telegram: telegramStatus(w.client), Requests: reqs,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

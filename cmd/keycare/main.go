@@ -171,8 +171,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Telegram, err = m.startTelegram(db, chatStore, chatStore, workers); err != nil {
 		return err
 	}
-	queue := &lateQueue{}
-	reqStore := requests.NewStore(db, queue)
+	reqStore := requests.NewStore(db, nil) // its queue is set below, once built
 	reqStore.ReopenWindow, reqStore.CSATWindow = m.Config.ReopenWindow, m.Config.CSATWindow
 	reqStore.Notifiers = m.notifiers()
 	reqStore.Register(workers)
@@ -181,7 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	queue.Queue = m.Jobs
+	reqStore.Jobs = m.Jobs
 	chatSvc := chats.NewService(chatStore, m.Jobs)
 	if m.Telegram != nil {
 		reqStore.Poster = chatSvc // the rating question after a resolution
@@ -227,10 +226,6 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("keycare started", "addr", m.listener.Addr().String(), "database", db.Dialect, "version", Version)
 	return nil
 }
-
-// lateQueue lets the request store, built before the job queue (whose
-// workers it registers), enqueue once the queue exists.
-type lateQueue struct{ *jobs.Queue }
 
 // notifiers are the configured SLA alert channels.
 func (m *Main) notifiers() map[string]requests.Notifier {

@@ -311,6 +311,11 @@ func TestAdoptImportsHistory(t *testing.T) {
 	each(t, func(t *testing.T, dialect string) {
 		w := startWithTelegram(t, dialect)
 		s := w.service
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("service warnings and errors:\n%s", s.errorLines())
+			}
+		})
 		// The team already talks to the client in a group of its own.
 		ch := w.fake.CreateChannel(w.anna.ID, "Acme support", w.ivan.ID)
 		ctx := context.Background()

@@ -14,39 +14,34 @@ import (
 	"github.com/keycare/keycare"
 )
 
-// supportSQL computes every metric of a report in one statement, one result
-// row per group plus one for the total (group_no 0). It is plain SQL that
+// supportSQL computes every metric of a report in one statement: one result
+// row per group, and one for the total (group_no 0). It is plain SQL that
 // PostgreSQL and SQLite both run; the one thing they spell differently, the
 // UTC day of a timestamp, is the {{utc_day}} placeholder (see utcDay).
 //
-// How it stays fast (PostgreSQL sorts of multi-column keys, text above all,
-// cost several times a sort of one integer):
+// Shaped for speed, since PostgreSQL sorts on several columns, text above
+// all, cost several times a sort on one integer:
 //
-//   - Groups are numbered (group_no 1..) once, from the distinct keys of the
-//     measured requests; everything after that carries integers. Without a
-//     GroupBy every request is in group 0, which is then the total itself.
-//
-//   - Counts and sums are taken per group and added up for the total, so
-//     rows are not duplicated for the total. (PostgreSQL's SUM of a bigint
-//     is numeric, hence the casts back to bigint: integer division below
-//     must stay integer.)
-//
+//   - Groups are numbered once (group_no 1, 2, ... in key order) and carried
+//     as integers from then on. Without a GroupBy every request is in group
+//     0, which is then the total itself.
+//   - Counts and sums are taken per group and added up for the total rather
+//     than counting every row twice. PostgreSQL's SUM of a bigint is a
+//     numeric, hence the casts back: the integer division below must stay
+//     integer.
 //   - Percentiles: SQLite has no percentile_cont, so the stopped clocks are
-//     put in order by one integer key, part * 2^40 + elapsed, where part =
-//     group_no * 4 + clock (1, 2, 3) names a group's clock kind, and numbered
-//     by ROW_NUMBER. When grouping, each clock appears a second time under
-//     part = clock (group 0) for the total. A part's clocks then hold the
-//     consecutive row numbers first+1 .. first+n, first being the number of
-//     stopped clocks in the parts before it. percentile_cont(p) over n sorted
-//     values v[0..n-1] is
+//     put in order by one integer key, part * 2^40 + elapsed (business
+//     seconds, far below 2^40), where part = group_no * 4 + clock kind (1, 2,
+//     3), and numbered by ROW_NUMBER; when grouping, each stopped clock comes
+//     a second time under part = clock kind alone (group 0) for the total. A
+//     part's n clocks then hold the row numbers first+1 .. first+n, first
+//     being the count of stopped clocks in the parts before it, and only the
+//     (at most four) rows each part needs are picked by an equality join.
 //
-//     v[k] + f * (v[k+1] - v[k]),  k = floor(p*(n-1)), f = p*(n-1) - k
-//
-//     which for p = 0.5 and 0.9 is exact in integer arithmetic: k = (n-1)/2
-//     and 9*(n-1)/10 (integer division), f = ((n-1)%2)/2 and (9*(n-1)%10)/10.
-//     Only the (at most four) rows each part needs are picked, by an equality
-//     join on row numbers. Elapsed times are business seconds, far below 2^40
-//     (34,000 years).
+// percentile_cont(p) over n sorted values v[0..n-1] is v[k] + f*(v[k+1]-v[k])
+// with k = floor(p*(n-1)) and f = p*(n-1) - k; for p = 0.5 and 0.9 that is
+// exact in integer arithmetic: k = (n-1)/2 and 9*(n-1)/10 (integer division),
+// f = ((n-1)%2)/2 and (9*(n-1)%10)/10. v[k+1] is needed only when f > 0.
 //
 // Named parameters (gorm's syntax) must each be followed by a space, a
 // newline, a comma or a closing parenthesis, and the text must hold no
@@ -68,11 +63,12 @@ WITH selected AS (
       AND r.merged_into_id IS NULL
       AND (@owner_id = '' OR r.owner_id = @owner_id)
 ),
-groups AS (
+groups AS MATERIALIZED (
+    -- Numbered from the distinct keys: sorting only those is cheap.
     SELECT group_key, ROW_NUMBER() OVER (ORDER BY group_key) AS group_no
     FROM (SELECT DISTINCT group_key FROM selected WHERE @group_by <> '') keys
 ),
-numbered AS (
+numbered AS MATERIALIZED (
     SELECT s.id, s.touches, s.csat, COALESCE(g.group_no, 0) AS group_no
     FROM selected s
     LEFT JOIN groups g ON g.group_key = s.group_key
@@ -110,7 +106,7 @@ qa AS (
     WHERE @group_by <> ''
     HAVING COUNT(*) > 0
 ),
-clocks AS (
+clocks AS MATERIALIZED (
     -- Every clock of every measured request. A clock never starts before
     -- its request opens, so started_at >= from changes no result; it lets
     -- the database read only the clocks of the period.
@@ -149,8 +145,8 @@ positions AS (
     FROM parts
 ),
 wanted AS (
-    -- The row numbers each percentile interpolates between (which: 1, 2 for
-    -- p50; 3, 4 for p90); the upper one only when it weighs anything.
+    -- The row numbers each percentile interpolates between:
+    -- which 1 and 2 for p50, 3 and 4 for p90.
     SELECT part, 1 AS which, first + (n - 1) / 2 + 1 AS rn FROM positions WHERE n > 0
     UNION ALL
     SELECT part, 2, first + (n - 1) / 2 + 2 FROM positions WHERE n > 0 AND (n - 1) % 2 > 0

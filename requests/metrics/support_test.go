@@ -2,8 +2,14 @@ package metrics
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +362,278 @@ func TestSupportSQLParameters(t *testing.T) {
 			t.Errorf("%s: placeholder left in SQL", dialect)
 		}
 	}
+}
+
+// TestSupportAgreesWithReference seeds a few hundred pseudo-random requests
+// (ties, running clocks, missing targets, unowned and merged requests
+// included) and checks Support against a plain Go computation of the same
+// report, for every GroupBy, on each database; on PostgreSQL also against
+// percentile_cont itself.
+func TestSupportAgreesWithReference(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		data := randomData(rand.New(rand.NewPCG(1, 2)))
+		data.insert(t, db.Gorm)
+		ctx := context.Background()
+		for _, q := range []Query{
+			{From: from, To: to},
+			{From: from, To: to, GroupBy: GroupManager},
+			{From: from, To: to, GroupBy: GroupAccount},
+			{From: from, To: to, GroupBy: GroupDay},
+			{From: from.Add(36 * time.Hour), To: to, GroupBy: GroupDay, OwnerID: "usr_1"},
+		} {
+			got, err := Support(ctx, db.Gorm, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := asJSON(t, got), asJSON(t, data.report(q)); g != w {
+				t.Errorf("%+v: got\n%s\nwant\n%s", q, g, w)
+			}
+		}
+		if db.Dialect != database.Postgres {
+			return
+		}
+		got, err := Support(ctx, db.Gorm, Query{From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for clock, d := range map[string]Durations{ClockFirstResponse: got.Total.FirstResponse, ClockFollowUp: got.Total.FollowUp, ClockResolution: got.Total.Resolution} {
+			var p50, p90 float64
+			err := db.Gorm.Raw(`SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c.elapsed_seconds),
+			                           percentile_cont(0.9) WITHIN GROUP (ORDER BY c.elapsed_seconds)
+			                    FROM request_clocks c JOIN requests r ON r.id = c.request_id
+			                    WHERE r.opened_at >= ? AND r.opened_at < ? AND r.merged_into_id IS NULL
+			                      AND c.clock = ? AND c.elapsed_seconds IS NOT NULL`, from, to, clock).Row().Scan(&p50, &p90)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *d.P50 != math.Round(p50*100)/100 || *d.P90 != math.Round(p90*100)/100 {
+				t.Errorf("%s: p50 %v p90 %v, percentile_cont %v %v", clock, *d.P50, *d.P90, p50, p90)
+			}
+		}
+	})
+}
+
+// testData is a generated dataset and what it should measure.
+type testData struct {
+	requests []testRequest
+	clocks   []testClock
+	qa       []testQA
+}
+
+type testRequest struct {
+	id, account, owner string // owner "" for none
+	opened             time.Time
+	touches            int
+	csat               int // 0 for none
+	merged             bool
+}
+
+type testClock struct {
+	request, clock    string
+	started           time.Time
+	elapsed, target   int64 // -1 for NULL
+	stopped, breached bool
+}
+
+type testQA struct {
+	request string
+	score   int
+}
+
+func randomData(r *rand.Rand) *testData {
+	d := &testData{}
+	kinds := []string{ClockFirstResponse, ClockFollowUp, ClockResolution}
+	for i := range 300 {
+		req := testRequest{
+			id:      fmt.Sprintf("req_%03d", i),
+			account: []string{"acc_acme", "acc_globex"}[r.IntN(2)],
+			owner:   []string{"", "usr_anna", "usr_boris", "usr_lena"}[r.IntN(4)],
+			// From a day before the window to a day after it.
+			opened:  from.Add(-24*time.Hour + time.Duration(r.Int64N(int64(4*24*time.Hour)))).Truncate(time.Microsecond),
+			touches: r.IntN(6),
+			merged:  r.IntN(15) == 0,
+		}
+		if i == 0 {
+			req.merged = false // the others merge into it
+		}
+		if r.IntN(3) > 0 {
+			req.csat = 1 + r.IntN(5)
+		}
+		d.requests = append(d.requests, req)
+		for k, kind := range kinds {
+			for j := range r.IntN(3) {
+				c := testClock{request: req.id, clock: kind, started: req.opened.Add(time.Duration(k*10+j) * time.Minute), elapsed: -1, target: -1}
+				if r.IntN(4) > 0 {
+					c.target = []int64{60, 600, 3600}[r.IntN(3)]
+				}
+				if r.IntN(5) > 0 {
+					c.stopped = true
+					c.elapsed = int64(r.IntN(40)) * 30 // coarse, so there are ties
+					c.breached = c.target >= 0 && c.elapsed > c.target
+				} else {
+					c.breached = c.target >= 0 && r.IntN(2) == 0
+				}
+				d.clocks = append(d.clocks, c)
+			}
+		}
+		for range r.IntN(3) {
+			if r.IntN(3) == 0 {
+				d.qa = append(d.qa, testQA{request: req.id, score: 1 + r.IntN(5)})
+			}
+		}
+	}
+	return d
+}
+
+func (d *testData) insert(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	seed(t, db) // users and accounts (and the hand-made requests, outside the window's sample below)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if err := db.Exec(sql, args...).Error; err != nil {
+			t.Fatalf("seed: %s: %v", sql, err)
+		}
+	}
+	// Start over: the hand-made requests are not part of this dataset.
+	exec(`DELETE FROM request_qa`)
+	exec(`DELETE FROM request_clocks`)
+	exec(`UPDATE requests SET merged_into_id = NULL`)
+	exec(`DELETE FROM requests`)
+	null := func(v any, ok bool) any {
+		if !ok {
+			return nil
+		}
+		return v
+	}
+	for _, r := range d.requests {
+		var merged any
+		if r.merged {
+			merged = d.requests[0].id
+		}
+		exec(`INSERT INTO requests (id, account_id, owner_id, channel, priority, category, status,
+				opened_at, touches, csat, merged_into_id, created_at, updated_at)
+			VALUES (?, ?, ?, 'telegram', 'normal', 'question', 'open', ?, ?, ?, ?, ?, ?)`,
+			r.id, r.account, null(r.owner, r.owner != ""), r.opened, r.touches, null(r.csat, r.csat > 0), merged, r.opened, r.opened)
+	}
+	for _, c := range d.clocks {
+		exec(`INSERT INTO request_clocks (request_id, clock, started_at, stopped_at, elapsed_seconds, target_seconds, breached)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.request, c.clock, c.started,
+			null(c.started.Add(time.Duration(c.elapsed)*time.Second), c.stopped), null(c.elapsed, c.elapsed >= 0),
+			null(c.target, c.target >= 0), c.breached)
+	}
+	for i, q := range d.qa {
+		exec(`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at) VALUES (?, ?, 'usr_lena', ?, ?)`,
+			fmt.Sprintf("qa_%03d", i), q.request, q.score, from)
+	}
+}
+
+// report computes what Support should answer, the obvious way.
+func (d *testData) report(q Query) *Report {
+	names := map[string]string{"usr_anna": "Anna", "usr_boris": "Boris", "usr_lena": "Lena", "acc_acme": "Acme", "acc_globex": "Globex"}
+	keyOf := func(r testRequest) string {
+		switch q.GroupBy {
+		case GroupManager:
+			return r.owner
+		case GroupAccount:
+			return r.account
+		case GroupDay:
+			return r.opened.UTC().Format(time.DateOnly)
+		}
+		return ""
+	}
+	type acc struct {
+		requests, touches, csatSum, csatN, qaSum, qaN int
+		elapsed                                       map[string][]float64
+		decided, met                                  map[string]int64
+	}
+	newAcc := func() *acc {
+		return &acc{elapsed: map[string][]float64{}, decided: map[string]int64{}, met: map[string]int64{}}
+	}
+	total, groups := newAcc(), map[string]*acc{}
+	measured := map[string]string{} // request id → group key
+	for _, r := range d.requests {
+		if r.merged || r.opened.Before(q.From) || !r.opened.Before(q.To) || (q.OwnerID != "" && r.owner != q.OwnerID) {
+			continue
+		}
+		k := keyOf(r)
+		measured[r.id] = k
+		if groups[k] == nil {
+			groups[k] = newAcc()
+		}
+		for _, a := range []*acc{total, groups[k]} {
+			a.requests++
+			a.touches += r.touches
+			if r.csat > 0 {
+				a.csatSum += r.csat
+				a.csatN++
+			}
+		}
+	}
+	for _, c := range d.clocks {
+		k, ok := measured[c.request]
+		if !ok {
+			continue
+		}
+		for _, a := range []*acc{total, groups[k]} {
+			if c.elapsed >= 0 {
+				a.elapsed[c.clock] = append(a.elapsed[c.clock], float64(c.elapsed))
+			}
+			if c.target >= 0 && (c.stopped || c.breached) {
+				a.decided[c.clock]++
+				if !c.breached {
+					a.met[c.clock]++
+				}
+			}
+		}
+	}
+	for _, x := range d.qa {
+		k, ok := measured[x.request]
+		if !ok {
+			continue
+		}
+		for _, a := range []*acc{total, groups[k]} {
+			a.qaSum += x.score
+			a.qaN++
+		}
+	}
+	avg := func(sum, n int) *float64 {
+		if n == 0 {
+			return nil
+		}
+		return rounded(sql.NullFloat64{Float64: float64(sum) / float64(n), Valid: true})
+	}
+	percentile := func(v []float64, p float64) *float64 {
+		if len(v) == 0 {
+			return nil
+		}
+		s := slices.Sorted(slices.Values(v))
+		pos := p * float64(len(s)-1)
+		lo := int(math.Floor(pos))
+		hi := min(lo+1, len(s)-1)
+		return rounded(sql.NullFloat64{Float64: s[lo] + (pos-float64(lo))*(s[hi]-s[lo]), Valid: true})
+	}
+	row := func(key, name string, a *acc) Row {
+		dur := func(clock string) Durations {
+			return Durations{Count: len(a.elapsed[clock]), P50: percentile(a.elapsed[clock], 0.5), P90: percentile(a.elapsed[clock], 0.9),
+				SLACompliance: percent(a.met[clock], a.decided[clock])}
+		}
+		var met, decided int64
+		for _, k := range []string{ClockFirstResponse, ClockFollowUp, ClockResolution} {
+			met, decided = met+a.met[k], decided+a.decided[k]
+		}
+		return Row{Key: key, Name: name, Requests: a.requests, TouchesPerRequest: avg(a.touches, a.requests),
+			FirstResponse: dur(ClockFirstResponse), FollowUp: dur(ClockFollowUp), Resolution: dur(ClockResolution),
+			SLACompliance: percent(met, decided), CSAT: avg(a.csatSum, a.csatN), CSATCount: a.csatN, QA: avg(a.qaSum, a.qaN), QACount: a.qaN}
+	}
+	rep := &Report{From: q.From, To: q.To, GroupBy: q.GroupBy, Total: row("", "", total), Groups: []Row{}}
+	if q.GroupBy != GroupNone {
+		for _, k := range slices.Sorted(maps.Keys(groups)) {
+			name := names[k]
+			if q.GroupBy == GroupDay {
+				name = k
+			}
+			rep.Groups = append(rep.Groups, row(k, name, groups[k]))
+		}
+	}
+	return rep
 }
