@@ -257,7 +257,8 @@ func errKind(err error) string {
 type usage struct {
 	at           time.Time
 	procCPU      time.Duration
-	self, pg     benchkit.Sched
+	self         benchkit.Sched
+	pg           map[string]benchkit.Sched // by pid: backends come and go
 	all          map[string]int64
 	machine      float64 // busy CPU seconds from /proc/stat (tick-sampled, but includes exited processes)
 	gc           uint32
@@ -269,7 +270,7 @@ type usage struct {
 func snapshot(sqlCounter *atomic.Int64) usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: benchkit.PostgresSched(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
+	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: postgresBackends(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -285,12 +286,19 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 	r.ProcessCPU = math.Round((u.procCPU-before.procCPU).Seconds()/wall*100) / 100
 	per := func(ns int64) float64 { return math.Round(float64(ns)/1e9/wall*100) / 100 }
 	r.ProcessWait = per(u.self.Wait - before.self.Wait)
-	r.PostgresCPU = per(u.pg.Run - before.pg.Run)
-	r.PostgresWait = per(u.pg.Wait - before.pg.Wait)
+	// Backends that exited in between are lost; new ones count from zero.
+	var pg benchkit.Sched
+	for pid, a := range u.pg {
+		b := before.pg[pid]
+		pg.Run += a.Run - b.Run
+		pg.Wait += a.Wait - b.Wait
+	}
+	r.PostgresCPU = per(pg.Run)
+	r.PostgresWait = per(pg.Wait)
 	// Two estimates, each blind to something: per-thread times miss threads
 	// that exited during the phase (compilers, test binaries); /proc/stat
 	// is sampled on ticks and undercounts short bursts. Take the larger.
-	mine := (u.self.Run - before.self.Run) + (u.pg.Run - before.pg.Run)
+	mine := (u.self.Run - before.self.Run) + pg.Run
 	byTask := per(max(benchkit.CPUSince(before.all, u.all)-mine, 0))
 	byTick := 0.0
 	if u.machine > 0 {

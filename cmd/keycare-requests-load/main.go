@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,6 +76,8 @@ type options struct {
 	SkipMetrics   bool
 	SkipQueue     bool
 	ExplainOutput string
+	CPUProfile    string
+	ProfilePhase  string
 }
 
 func main() {
@@ -101,6 +104,8 @@ func main() {
 	flag.IntVar(&o.MetricsDays, "metrics-days", 30, "the metrics period: from this many days ago to now")
 	flag.BoolVar(&o.SkipQueue, "skip-queue", false, "do not measure the two queue calls")
 	flag.BoolVar(&o.SkipMetrics, "skip-metrics", false, "do not measure the two metrics calls")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of one measured phase to this file (go tool pprof -top FILE)")
+	flag.StringVar(&o.ProfilePhase, "profile-phase", "queue: mine", "the phase -cpuprofile profiles (a prefix of its label)")
 	flag.Parse()
 	if o.MetricsRate == 0 {
 		o.MetricsRate = o.Rate
@@ -155,6 +160,7 @@ type Report struct {
 	TargetsMet      bool            `json:"targets_met"`
 	Errors          int             `json:"errors"`
 	DatabaseDropped bool            `json:"database_dropped"`
+	CPUProfile      string          `json:"cpu_profile,omitempty"`
 	Elapsed         time.Duration   `json:"-"`
 }
 
@@ -164,6 +170,7 @@ type Phase struct {
 	Endpoint string `json:"endpoint"`
 	Caller   string `json:"caller"`
 	PhaseResult
+	ServerErrors []string `json:"server_errors,omitempty"` // what the API logged at error level
 }
 
 // Verdict is one target checked.
@@ -181,16 +188,17 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 	rep := &Report{
 		Database: benchkit.Redact(o.DatabaseURL), GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU(),
 		RateLimit:  "off (api.Config RateLimit=1e6/s, RateBurst=1e6)",
-		RequestLog: "dropped (slog.DiscardHandler): logging is not measured",
+		RequestLog: "dropped before formatting (logging is not measured); errors the API logs are counted",
 		Method: "open loop: requests fired on a fixed schedule regardless of responses; latency from the scheduled send time (no coordinated omission); " +
 			"keep-alive net/http client, loopback only; one endpoint per phase; exact nearest-rank percentiles over all samples; any non-200 is an error",
 		WarmupSeconds: o.Warmup.Seconds(), LoadAvgBefore: loadavg(),
 	}
-	apiLog := quiet
+	errLog := newErrorLog(nil)
 	if o.AccessLog {
-		apiLog = jsonDiscardLog()
+		errLog = newErrorLog(jsonDiscardLog().Handler())
 		rep.RequestLog = "formatted as JSON at info level like production, written to io.Discard"
 	}
+	apiLog := slog.New(errLog)
 
 	// 1. Database: create, migrate, seed (or reuse).
 	u, perr := url.Parse(o.DatabaseURL)
@@ -382,8 +390,23 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 		}
 		runtime.GC()
 		progress("measure %-22s %s at %.0f/s", s.label, o.Duration, s.rate)
-		res := mk(s.label, s.rate, o.Duration, s.h, s.req, s.verify).run(ctx, &trace.n)
-		rep.Phases = append(rep.Phases, Phase{Label: s.label, Endpoint: s.endpoint, Caller: s.caller, PhaseResult: res})
+		errLog.take()
+		ph := mk(s.label, s.rate, o.Duration, s.h, s.req, s.verify)
+		if o.CPUProfile != "" && strings.HasPrefix(s.label, o.ProfilePhase) {
+			f, err := os.Create(o.CPUProfile)
+			if err != nil {
+				return nil, err
+			}
+			ph.OnStarted = func() {
+				if err := pprof.StartCPUProfile(f); err != nil {
+					progress("cpuprofile: %v", err)
+				}
+			}
+			ph.OnStopped = func() { pprof.StopCPUProfile(); f.Close() }
+			rep.CPUProfile = o.CPUProfile + " (" + s.label + ")"
+		}
+		res := ph.run(ctx, &trace.n)
+		rep.Phases = append(rep.Phases, Phase{Label: s.label, Endpoint: s.endpoint, Caller: s.caller, PhaseResult: res, ServerErrors: errLog.take()})
 		rep.Errors += res.Errors
 	}
 	if ctx.Err() != nil {
@@ -720,6 +743,13 @@ func (r *Report) print(w io.Writer, full bool) {
 			slices.Sort(kinds)
 			p("  %s errors: %s", x.Label, strings.Join(kinds, "; "))
 		}
+		for i, e := range x.ServerErrors {
+			if i == 5 {
+				p("    … %d more kinds", len(x.ServerErrors)-i)
+				break
+			}
+			p("    API logged: %s", e)
+		}
 	}
 	var other float64
 	for _, x := range r.Phases {
@@ -771,6 +801,9 @@ func (r *Report) print(w io.Writer, full bool) {
 				p("        %s", l)
 			}
 		}
+	}
+	if r.CPUProfile != "" {
+		p("  CPU profile: %s", r.CPUProfile)
 	}
 	if r.DatabaseDropped {
 		p("  database dropped (-keep keeps it)")

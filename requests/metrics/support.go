@@ -15,33 +15,27 @@ import (
 )
 
 // supportSQL computes every metric of a report in one statement: one result
-// row per group, and one for the total (group_no 0). It is plain SQL that
-// PostgreSQL and SQLite both run; the one thing they spell differently, the
-// UTC day of a timestamp, is the {{utc_day}} placeholder (see utcDay).
+// row per group, and one for the total (group_no 0). Both databases run the
+// same text but for two placeholders: {{utc_day}}, the UTC day of a
+// timestamp (see utcDay), and {{clock_stats}}, the clock percentiles (see
+// clockStatsPostgres and clockStatsSQLite), which SQLite has no
+// percentile_cont for.
 //
 // Shaped for speed, since PostgreSQL sorts on several columns, text above
 // all, cost several times a sort on one integer:
 //
-//   - Groups are numbered once (group_no 1, 2, ... in key order) and carried
-//     as integers from then on. Without a GroupBy every request is in group
-//     0, which is then the total itself.
+//   - Groups are numbered once (group_no 1, 2, ... in key order, sorting only
+//     the distinct keys) and carried as integers from then on. Without a
+//     GroupBy every request is in group 0, which is then the total itself.
+//   - A clock's group and kind travel as one integer, part = group_no * 4 +
+//     kind (1 first_response, 2 follow_up, 3 resolution).
 //   - Counts and sums are taken per group and added up for the total rather
 //     than counting every row twice. PostgreSQL's SUM of a bigint is a
-//     numeric, hence the casts back: the integer division below must stay
-//     integer.
-//   - Percentiles: SQLite has no percentile_cont, so the stopped clocks are
-//     put in order by one integer key, part * 2^40 + elapsed (business
-//     seconds, far below 2^40), where part = group_no * 4 + clock kind (1, 2,
-//     3), and numbered by ROW_NUMBER; when grouping, each stopped clock comes
-//     a second time under part = clock kind alone (group 0) for the total. A
-//     part's n clocks then hold the row numbers first+1 .. first+n, first
-//     being the count of stopped clocks in the parts before it, and only the
-//     (at most four) rows each part needs are picked by an equality join.
-//
-// percentile_cont(p) over n sorted values v[0..n-1] is v[k] + f*(v[k+1]-v[k])
-// with k = floor(p*(n-1)) and f = p*(n-1) - k; for p = 0.5 and 0.9 that is
-// exact in integer arithmetic: k = (n-1)/2 and 9*(n-1)/10 (integer division),
-// f = ((n-1)%2)/2 and (9*(n-1)%10)/10. v[k+1] is needed only when f > 0.
+//     numeric, hence the casts back to bigint.
+//   - A clock never starts before its request opens, so the clock join also
+//     asks for started_at >= from: that changes no result and lets the
+//     database read only the clocks of the period (with the index
+//     request_clocks_started).
 //
 // Named parameters (gorm's syntax) must each be followed by a space, a
 // newline, a comma or a closing parenthesis, and the text must hold no
@@ -107,9 +101,7 @@ qa AS (
     HAVING COUNT(*) > 0
 ),
 clocks AS MATERIALIZED (
-    -- Every clock of every measured request. A clock never starts before
-    -- its request opens, so started_at >= from changes no result; it lets
-    -- the database read only the clocks of the period.
+    -- Every clock of every measured request (started_at: see above).
     SELECT n.group_no * 4 + CASE c.clock
                                 WHEN 'first_response' THEN 1
                                 WHEN 'follow_up' THEN 2
@@ -125,6 +117,94 @@ clocks AS MATERIALIZED (
     FROM numbered n
     JOIN request_clocks c ON c.request_id = n.id AND c.started_at >= @from
 ),
+{{clock_stats}}
+SELECT l.group_no,
+       COALESCE(g.group_key, '') AS group_key,
+       CASE WHEN l.group_no = 0 THEN ''
+            WHEN @group_by = 'manager' THEN COALESCE(u.name, '')
+            WHEN @group_by = 'account' THEN COALESCE(a.name, '')
+            ELSE g.group_key
+       END AS name,
+       l.requests,
+       CAST(l.touches AS double precision) / l.requests AS touches_per_request,
+       CAST(l.csat AS double precision) / NULLIF(l.csat_count, 0) AS csat,
+       l.csat_count,
+       CAST(q.score AS double precision) / q.reviews AS qa,
+       COALESCE(q.reviews, 0) AS qa_count,
+       COALESCE(fr.n, 0), fr.p50, fr.p90, COALESCE(fr.decided, 0), COALESCE(fr.met, 0),
+       COALESCE(fu.n, 0), fu.p50, fu.p90, COALESCE(fu.decided, 0), COALESCE(fu.met, 0),
+       COALESCE(rs.n, 0), rs.p50, rs.p90, COALESCE(rs.decided, 0), COALESCE(rs.met, 0)
+FROM load l
+LEFT JOIN groups g ON g.group_no = l.group_no
+LEFT JOIN qa q ON q.group_no = l.group_no
+LEFT JOIN clock_stats fr ON fr.group_no = l.group_no AND fr.clock = 1
+LEFT JOIN clock_stats fu ON fu.group_no = l.group_no AND fu.clock = 2
+LEFT JOIN clock_stats rs ON rs.group_no = l.group_no AND rs.clock = 3
+LEFT JOIN users u ON @group_by = 'manager' AND u.id = g.group_key
+LEFT JOIN accounts a ON @group_by = 'account' AND a.id = g.group_key
+`
+
+// clockStatsPostgres is {{clock_stats}} on PostgreSQL: percentile_cont.
+// The total needs no second sort of every clock: FILTER gives each kind its
+// own aggregate in one pass.
+const clockStatsPostgres = `
+clock_stats AS (
+    -- Per group and kind; then, when grouping, per kind over all groups in
+    -- one pass (FILTER), unpivoted to one row per kind.
+    SELECT part / 4 AS group_no, part % 4 AS clock,
+           COUNT(elapsed) AS n,
+           SUM(decided) AS decided,
+           SUM(met) AS met,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed) AS p50,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed) AS p90
+    FROM clocks
+    GROUP BY part
+    UNION ALL
+    SELECT 0, kind.*
+    FROM (
+        SELECT COUNT(elapsed) FILTER (WHERE part % 4 = 1) AS fr_n,
+               SUM(decided) FILTER (WHERE part % 4 = 1) AS fr_decided,
+               SUM(met) FILTER (WHERE part % 4 = 1) AS fr_met,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 1) AS fr_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 1) AS fr_p90,
+               COUNT(elapsed) FILTER (WHERE part % 4 = 2) AS fu_n,
+               SUM(decided) FILTER (WHERE part % 4 = 2) AS fu_decided,
+               SUM(met) FILTER (WHERE part % 4 = 2) AS fu_met,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 2) AS fu_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 2) AS fu_p90,
+               COUNT(elapsed) FILTER (WHERE part % 4 = 3) AS rs_n,
+               SUM(decided) FILTER (WHERE part % 4 = 3) AS rs_decided,
+               SUM(met) FILTER (WHERE part % 4 = 3) AS rs_met,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 3) AS rs_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed) FILTER (WHERE part % 4 = 3) AS rs_p90
+        FROM clocks
+        WHERE @group_by <> ''
+    ) total
+    CROSS JOIN LATERAL (VALUES
+        (1, fr_n, fr_decided, fr_met, fr_p50, fr_p90),
+        (2, fu_n, fu_decided, fu_met, fu_p50, fu_p90),
+        (3, rs_n, rs_decided, rs_met, rs_p50, rs_p90)
+    ) kind
+    WHERE @group_by <> ''
+)
+`
+
+// clockStatsSQLite is {{clock_stats}} on SQLite, which has no
+// percentile_cont: the same numbers from window functions.
+//
+// The stopped clocks are put in order by one integer key, part * 2^40 +
+// elapsed (business seconds, far below 2^40), and numbered by ROW_NUMBER;
+// when grouping, each stopped clock comes a second time under part = kind
+// alone (group 0) for the total. A part's n clocks then hold the row numbers
+// first+1 .. first+n, first being the count of stopped clocks in the parts
+// before it, and only the (at most four) rows each part needs are picked, by
+// an equality join.
+//
+// percentile_cont(p) over n sorted values v[0..n-1] is v[k] + f*(v[k+1]-v[k])
+// with k = floor(p*(n-1)) and f = p*(n-1) - k; for p = 0.5 and 0.9 that is
+// exact in integer arithmetic: k = (n-1)/2 and 9*(n-1)/10 (integer division),
+// f = ((n-1)%2)/2 and (9*(n-1)%10)/10. v[k+1] is needed only when f > 0.
+const clockStatsSQLite = `
 group_parts AS (
     SELECT part, COUNT(elapsed) AS n, SUM(decided) AS decided, SUM(met) AS met
     FROM clocks
@@ -183,30 +263,6 @@ clock_stats AS (
     FROM positions p
     LEFT JOIN picked k ON k.part = p.part
 )
-SELECT l.group_no,
-       COALESCE(g.group_key, '') AS group_key,
-       CASE WHEN l.group_no = 0 THEN ''
-            WHEN @group_by = 'manager' THEN COALESCE(u.name, '')
-            WHEN @group_by = 'account' THEN COALESCE(a.name, '')
-            ELSE g.group_key
-       END AS name,
-       l.requests,
-       CAST(l.touches AS double precision) / l.requests AS touches_per_request,
-       CAST(l.csat AS double precision) / NULLIF(l.csat_count, 0) AS csat,
-       l.csat_count,
-       CAST(q.score AS double precision) / q.reviews AS qa,
-       COALESCE(q.reviews, 0) AS qa_count,
-       COALESCE(fr.n, 0), fr.p50, fr.p90, COALESCE(fr.decided, 0), COALESCE(fr.met, 0),
-       COALESCE(fu.n, 0), fu.p50, fu.p90, COALESCE(fu.decided, 0), COALESCE(fu.met, 0),
-       COALESCE(rs.n, 0), rs.p50, rs.p90, COALESCE(rs.decided, 0), COALESCE(rs.met, 0)
-FROM load l
-LEFT JOIN groups g ON g.group_no = l.group_no
-LEFT JOIN qa q ON q.group_no = l.group_no
-LEFT JOIN clock_stats fr ON fr.group_no = l.group_no AND fr.clock = 1
-LEFT JOIN clock_stats fu ON fu.group_no = l.group_no AND fu.clock = 2
-LEFT JOIN clock_stats rs ON rs.group_no = l.group_no AND rs.clock = 3
-LEFT JOIN users u ON @group_by = 'manager' AND u.id = g.group_key
-LEFT JOIN accounts a ON @group_by = 'account' AND a.id = g.group_key
 `
 
 // utcDay is the UTC calendar day (YYYY-MM-DD) of r.opened_at per dialect.
@@ -218,13 +274,10 @@ var utcDay = map[string]string{
 }
 
 // supportSQLFor is supportSQL per dialect, built once.
-var supportSQLFor = func() map[string]string {
-	m := make(map[string]string, len(utcDay))
-	for dialect, day := range utcDay {
-		m[dialect] = strings.ReplaceAll(supportSQL, "{{utc_day}}", day)
-	}
-	return m
-}()
+var supportSQLFor = map[string]string{
+	"postgres": strings.NewReplacer("{{utc_day}}", utcDay["postgres"], "{{clock_stats}}", clockStatsPostgres).Replace(supportSQL),
+	"sqlite":   strings.NewReplacer("{{utc_day}}", utcDay["sqlite"], "{{clock_stats}}", clockStatsSQLite).Replace(supportSQL),
+}
 
 // Support computes the support metrics of the requests q selects: in total,
 // and per group when q.GroupBy is set. Groups are the managers, accounts or
