@@ -115,9 +115,9 @@ func (c *Client) hasAbout(ctx context.Context, api *tg.Client, g chats.Group, ab
 
 // warnDuplicates runs after a createChannel during which the connection
 // died: gotd may have sent it twice, making a second group just before
-// created. It logs any such group (created by the account, same title and
-// description, at most the call's duration and a minute older); errors only
-// end the check.
+// created. It deletes any such group (created by the account, same title
+// and description, at most the call's duration and a minute older) and
+// logs it; errors only end the check.
 func (c *Client) warnDuplicates(ctx context.Context, api *tg.Client, created *tg.Channel, title, about string, took time.Duration) {
 	if strings.TrimSpace(about) == "" {
 		return // nothing tells the account's groups apart
@@ -128,7 +128,7 @@ func (c *Client) warnDuplicates(ctx context.Context, api *tg.Client, created *tg
 		return
 	}
 	since := created.Date - int(took/time.Second) - 60
-	var dups []int64
+	var dupChannels []*tg.Channel
 	for _, ch := range groups {
 		if ch.ID == created.ID || ch.Date < since || ch.Date > created.Date {
 			continue
@@ -139,12 +139,20 @@ func (c *Client) warnDuplicates(ctx context.Context, api *tg.Client, created *tg
 			return
 		}
 		if ok {
-			dups = append(dups, ch.ID)
+			dupChannels = append(dupChannels, ch)
 		}
 	}
-	if len(dups) > 0 {
-		c.log.Warn("telegram createChannel was applied twice (gotd resent it after the connection died): delete the unused group",
-			"channel_id", created.ID, "unused_channel_ids", dups, "title", created.Title)
+	// An account has one group: the one CreateGroup returns. The other is
+	// empty (nobody was invited to it yet) and is deleted.
+	for _, ch := range dupChannels {
+		_, err := api.ChannelsDeleteChannel(ctx, &tg.InputChannel{ChannelID: ch.ID, AccessHash: ch.AccessHash})
+		if err != nil {
+			c.log.Warn("telegram createChannel was applied twice (gotd resent it after the connection died); deleting the unused group failed: delete it by hand",
+				"channel_id", created.ID, "unused_channel_id", ch.ID, "title", created.Title, "error", c.call(err))
+			continue
+		}
+		c.log.Warn("telegram createChannel was applied twice (gotd resent it after the connection died): deleted the unused group",
+			"channel_id", created.ID, "unused_channel_id", ch.ID, "title", created.Title)
 	}
 }
 

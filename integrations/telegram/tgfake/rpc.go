@@ -257,6 +257,24 @@ func (s *Server) register() {
 		return res, nil
 	})
 
+	d.OnChannelsDeleteChannel(func(ctx context.Context, in tg.InputChannelClass) (tg.UpdatesClass, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		self, err := s.self(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := s.memberChannel(in, self.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ch.Creator != self.ID {
+			return nil, tgErr(403, "CHAT_ADMIN_REQUIRED")
+		}
+		delete(s.channels, ch.ID) // gone for everyone: later calls answer CHANNEL_INVALID
+		return &tg.Updates{Date: now()}, nil
+	})
+
 	d.OnChannelsInviteToChannel(func(ctx context.Context, req *tg.ChannelsInviteToChannelRequest) (*tg.MessagesInvitedUsers, error) {
 		s.mu.Lock()
 		self, err := s.self(ctx)
