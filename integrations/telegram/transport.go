@@ -392,7 +392,34 @@ func (t transport) JoinByInvite(ctx context.Context, link string) (chats.Group, 
 	if !ok {
 		return chats.Group{}, &chats.TransportError{Kind: chats.ErrBadRequest, Code: "NOT_A_SUPERGROUP", Cause: errors.New("invite did not lead to a supergroup")}
 	}
+	t.c.track(ctx, api, g)
 	return g, nil
+}
+
+// track makes sure gotd's updates manager knows a group Keycare just joined
+// or found, by storing its current pts if none is stored. Without it the
+// manager starts tracking the group at its first push, and a push that
+// overtook an earlier one makes it skip that earlier message, left to the
+// reconciler (minutes); with it, such a gap is seen and fetched at once.
+// Best effort: a failure only loses that speed-up.
+func (c *Client) track(ctx context.Context, api *tg.Client, g chats.Group) {
+	if c.opts.State == nil {
+		return
+	}
+	self := c.selfID()
+	if _, found, err := c.opts.State.GetChannelPts(ctx, self, g.ChannelID); err != nil || found {
+		return
+	}
+	full, err := api.ChannelsGetFullChannel(ctx, inputChannel(g))
+	if err != nil {
+		c.log.Warn("telegram: could not read a group's pts to track it", "channel_id", g.ChannelID, "error", c.call(err))
+		return
+	}
+	if cf, ok := full.FullChat.(*tg.ChannelFull); ok && cf.Pts > 0 {
+		if err := c.opts.State.SetChannelAccessHash(ctx, self, g.ChannelID, g.AccessHash); err == nil {
+			_ = c.opts.State.SetChannelPts(ctx, self, g.ChannelID, cf.Pts)
+		}
+	}
 }
 
 // ResolveGroup implements chats.Transport: the access hash comes from the
@@ -432,7 +459,9 @@ func (t transport) ResolveGroup(ctx context.Context, channelID int64) (chats.Gro
 					t.c.noteLost(g, "CHANNEL_LEFT", "channels.getChannels")
 					return chats.Group{}, &chats.TransportError{Kind: chats.ErrNoAccess, Code: "CHANNEL_LEFT", Cause: errors.New("the account is not a member")}
 				}
-				return chats.Group{ChannelID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title}, nil
+				out := chats.Group{ChannelID: ch.ID, AccessHash: ch.AccessHash, Title: ch.Title}
+				t.c.track(ctx, api, out)
+				return out, nil
 			}
 		case *tg.ChannelForbidden:
 			if ch.ID == channelID {

@@ -209,6 +209,11 @@ func TestJoinResolveHistory(t *testing.T) {
 	if err != nil || rg.AccessHash != adopted.AccessHash {
 		t.Fatalf("resolve = %+v, %v", rg, err)
 	}
+	// It is tracked from now on: its pts is stored for gotd's updates
+	// manager, which then sees a gap at the first push instead of skipping.
+	if pts, found, err := acct.state.GetChannelPts(ctx, acct.user.ID, adopted.ID); err != nil || !found || pts != adopted.Pts {
+		t.Errorf("tracked pts = %d, %v, %v; want %d", pts, found, err, adopted.Pts)
+	}
 	if _, err := tr.ResolveGroup(ctx, 987654321); chats.TransportKind(err) != chats.ErrBadRequest {
 		t.Fatalf("resolve unknown: %v", err)
 	}
