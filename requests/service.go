@@ -142,7 +142,7 @@ func (s *Store) List(ctx context.Context, f Filter, p page.Request) (page.List[R
 	}
 	var rows []listRow
 	err = q.Select("requests.*, " + qaColumn).
-		Order("CASE WHEN requests.due_at IS NULL THEN 1 ELSE 0 END, requests.due_at, requests.id").
+		Order("requests.due_at NULLS LAST, requests.id").
 		Limit(p.Size() + 1).Find(&rows).Error
 	if err != nil {
 		return page.List[Request]{}, err
@@ -166,7 +166,7 @@ func OpenForAccount(ctx context.Context, tx *gorm.DB, accountID string) ([]Reque
 	var rows []listRow
 	err := tx.WithContext(ctx).Model(&requestRow{}).Select("requests.*, "+qaColumn).
 		Where("account_id = ? AND status <> ? AND merged_into_id IS NULL", accountID, StatusResolved).
-		Order("CASE WHEN requests.due_at IS NULL THEN 1 ELSE 0 END, requests.due_at, requests.id").Limit(50).Find(&rows).Error
+		Order("requests.due_at NULLS LAST, requests.id").Limit(50).Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}

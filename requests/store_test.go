@@ -3,6 +3,8 @@ package requests
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -450,3 +452,43 @@ func TestPolicyValidationAndTiers(t *testing.T) {
 }
 
 var pageAll = page.Request{Limit: page.MaxLimit}
+
+// The queue: nearest due first, nothing due last, and a cursor that walks
+// it one by one across that boundary.
+func TestQueueOrderAndCursor(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		var ids []string
+		for i, ago := range []time.Duration{time.Hour, 3 * time.Hour, 2 * time.Hour} {
+			opened := f.now.Add(-ago)
+			r, err := f.s.Create(f.ctx, NewRequest{AccountID: f.account, Channel: ChannelEmail, Subject: fmt.Sprintf("mail %d", i), OpenedAt: &opened})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+		}
+		// The first one waits on the client: its clocks pause, nothing is due.
+		if _, err := f.s.Update(f.ctx, ids[0], RequestUpdate{Status: keycare.Some("waiting_on_client")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{ids[1], ids[2], ids[0]} // resolution due 21h, 22h from now; then none
+		var got []string
+		p := page.Request{Limit: 1}
+		for range 5 {
+			l, err := f.s.List(f.ctx, Filter{}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range l.Items {
+				got = append(got, r.ID)
+			}
+			if l.NextCursor == "" {
+				break
+			}
+			p.Cursor = l.NextCursor
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("queue order %v, want %v", got, want)
+		}
+	})
+}

@@ -25,6 +25,7 @@ const (
 	notesPerAccount    = 10
 	pinnedPerAccount   = 3
 	revenueMonths      = 24
+	openRequests       = 5
 	managers           = 20
 )
 
@@ -179,6 +180,22 @@ func seed(ctx context.Context, dbURL string, db *database.DB, nAccounts int) (*d
 			m := first.AddDate(0, j, 0)
 			return []any{accountIDs[a], fmt.Sprintf("%04d-%02d", m.Year(), int(m.Month())), int64(100_000_00 + 37_13*((a*31+j*7)%1000)),
 				curOf[a], "import", now, now}
+		})
+	if err != nil {
+		return nil, err
+	}
+	// Open requests (SPEC §12: the card carries 5, with their clocks), with
+	// their first-response clocks running.
+	err = copyRows("requests", []string{"id", "account_id", "channel", "owner_id", "priority", "category", "status", "subject",
+		"opened_at", "first_response_due", "resolution_due", "due_at", "awaiting_team", "last_message_at", "breached", "breached_any",
+		"touches", "reopen_count", "version", "created_at", "updated_at"},
+		nAccounts*openRequests, func(k int) []any {
+			a, j := k/openRequests, k%openRequests
+			opened := now.Add(-time.Duration(10+j*7) * time.Minute)
+			due := opened.Add(15 * time.Minute)
+			return []any{keycare.NewID(), accountIDs[a], "telegram", managerIDs[ownerOf[a]], "normal", "question", "open",
+				fmt.Sprintf("Question %d from client %04d", j+1, a+1), opened, due, opened.Add(24 * time.Hour), due, true, opened,
+				`[]`, false, 0, 0, 1, now, now}
 		})
 	if err != nil {
 		return nil, err
