@@ -70,7 +70,8 @@ CREATE TABLE request_clocks (
     breached        boolean NOT NULL DEFAULT false,
     PRIMARY KEY (request_id, clock, started_at)
 );
-CREATE INDEX request_clocks_stopped ON request_clocks (stopped_at) WHERE stopped_at IS NOT NULL;
+CREATE INDEX request_clocks_started ON request_clocks (started_at)
+    INCLUDE (request_id, clock, elapsed_seconds, target_seconds, stopped_at, breached); -- support metrics read only this
 
 CREATE TABLE sla_alerts (
     id                 text PRIMARY KEY,

@@ -70,7 +70,7 @@ CREATE TABLE request_clocks (
     breached        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (request_id, clock, started_at)
 );
-CREATE INDEX request_clocks_stopped ON request_clocks (stopped_at) WHERE stopped_at IS NOT NULL;
+CREATE INDEX request_clocks_started ON request_clocks (started_at);
 
 CREATE TABLE sla_alerts (
     id                 TEXT PRIMARY KEY,
