@@ -343,7 +343,7 @@ func (s *Store) evaluate(ctx context.Context, tx *gorm.DB, r *requestRow, extra 
 	if err := tx.WithContext(ctx).Select("*").Omit("created_at").Save(r).Error; err != nil {
 		return err
 	}
-	if err := saveClocks(ctx, tx, r.ID, st); err != nil {
+	if err := saveClocks(ctx, tx, r, st); err != nil {
 		return err
 	}
 	if err := s.raise(ctx, tx, r, st, now); err != nil {
@@ -373,19 +373,25 @@ func lastInstant(h History) time.Time {
 }
 
 // saveClocks replaces a request's clock rows with the evaluated ones.
-func saveClocks(ctx context.Context, tx *gorm.DB, requestID string, st State) error {
-	if err := tx.WithContext(ctx).Where("request_id = ?", requestID).Delete(&clockRow{}).Error; err != nil {
+func saveClocks(ctx context.Context, tx *gorm.DB, r *requestRow, st State) error {
+	if err := tx.WithContext(ctx).Where("request_id = ?", r.ID).Delete(&clockRow{}).Error; err != nil {
 		return err
 	}
-	rows := []clockRow{clockOf(requestID, st.FirstResponse), clockOf(requestID, st.Resolution)}
+	if r.MergedIntoID != nil {
+		return nil // a merged request is measured as part of the one it joined
+	}
+	rows := []clockRow{clockOf(r, st.FirstResponse), clockOf(r, st.Resolution)}
 	for _, f := range st.FollowUps {
-		rows = append(rows, clockOf(requestID, f))
+		rows = append(rows, clockOf(r, f))
 	}
 	return tx.WithContext(ctx).Create(&rows).Error
 }
 
-func clockOf(requestID string, c ClockState) clockRow {
-	row := clockRow{RequestID: requestID, Clock: c.Name, StartedAt: c.StartedAt.UTC(), StoppedAt: c.StoppedAt, DueAt: c.DueAt, Breached: c.Breached}
+func clockOf(r *requestRow, c ClockState) clockRow {
+	row := clockRow{
+		RequestID: r.ID, OpenedAt: r.OpenedAt.UTC(), AccountID: r.AccountID, OwnerID: r.OwnerID,
+		Clock: c.Name, StartedAt: c.StartedAt.UTC(), StoppedAt: c.StoppedAt, DueAt: c.DueAt, Breached: c.Breached,
+	}
 	if c.StoppedAt != nil {
 		e := int64(c.Elapsed / time.Second)
 		row.ElapsedSeconds = &e

@@ -198,8 +198,16 @@ func (s *Store) AcceptHandover(ctx context.Context, id string) (*Handover, error
 		if res.RowsAffected == 0 {
 			return keycare.Errorf(keycare.ECONFLICT, "the handover was accepted meanwhile")
 		}
-		if err := tx.Model(&requestRow{}).Where("id IN ? AND status <> ? AND merged_into_id IS NULL", ids, StatusResolved).
+		var moved []string
+		if err := tx.Model(&requestRow{}).Where("id IN ? AND status <> ? AND merged_into_id IS NULL", ids, StatusResolved).Pluck("id", &moved).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&requestRow{}).Where("id IN ?", moved).
 			Updates(map[string]any{"owner_id": row.ToUserID, "version": gorm.Expr("version + 1"), "updated_at": now}).Error; err != nil {
+			return err
+		}
+		// Metrics count the clocks under the request's owner.
+		if err := tx.Model(&clockRow{}).Where("request_id IN ?", moved).Update("owner_id", row.ToUserID).Error; err != nil {
 			return err
 		}
 		row.Status, row.AcceptedAt = HandoverAccepted, &now

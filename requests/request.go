@@ -123,6 +123,9 @@ func (statusChangeRow) TableName() string { return "request_status_changes" }
 
 type clockRow struct {
 	RequestID      string
+	OpenedAt       time.Time
+	AccountID      string
+	OwnerID        *string
 	Clock          string
 	StartedAt      time.Time
 	StoppedAt      *time.Time

@@ -628,6 +628,9 @@ func (s *Store) Merge(ctx context.Context, id string, in MergeInput) (*Request, 
 		}).Error; err != nil {
 			return err
 		}
+		if err := tx.Where("request_id = ?", from.ID).Delete(&clockRow{}).Error; err != nil {
+			return err // measured as part of into from now on
+		}
 		if err := s.refresh(ctx, tx, into); err != nil {
 			return err
 		}

@@ -83,6 +83,8 @@ type PhaseResult struct {
 	PostgresCPU    float64              `json:"postgres_cpu_cores"`       // the backends connected to the bench database
 	PostgresWait   float64              `json:"postgres_runqueue_wait"`   // seconds per second they waited for a CPU
 	OtherCPU       float64              `json:"other_cpu_cores"`          // every other process on the machine (should be ~0)
+	StolenCPU      float64              `json:"stolen_cpu_cores"`         // taken by the hypervisor for other guests (/proc/stat steal)
+	CPUPressure    float64              `json:"cpu_pressure_some_pct"`    // share of time some task waited for a CPU (/proc/pressure/cpu)
 	GCs            uint32               `json:"gc_cycles"`
 	GCPauseTotalMs float64              `json:"gc_pause_total_ms"`
 	AllocPerReqKB  float64              `json:"alloc_per_request_kb"` // whole process: server and load generator
@@ -258,9 +260,11 @@ type usage struct {
 	at           time.Time
 	procCPU      time.Duration
 	self         benchkit.Sched
-	pg           map[string]benchkit.Sched // by pid: backends come and go
+	pg           benchkit.Sched // the database's backends, exited ones included (pgSampler)
 	all          map[string]int64
 	machine      float64 // busy CPU seconds from /proc/stat (tick-sampled, but includes exited processes)
+	steal        float64 // CPU seconds stolen by the hypervisor, from /proc/stat
+	pressure     int64   // µs some task waited for a CPU, from /proc/pressure/cpu
 	gc           uint32
 	pause        uint64
 	alloc        uint64
@@ -270,7 +274,7 @@ type usage struct {
 func snapshot(sqlCounter *atomic.Int64) usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: postgresBackends(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
+	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: postgresTotal(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy(), steal: stealSeconds(), pressure: cpuPressure()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -286,13 +290,7 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 	r.ProcessCPU = math.Round((u.procCPU-before.procCPU).Seconds()/wall*100) / 100
 	per := func(ns int64) float64 { return math.Round(float64(ns)/1e9/wall*100) / 100 }
 	r.ProcessWait = per(u.self.Wait - before.self.Wait)
-	// Backends that exited in between are lost; new ones count from zero.
-	var pg benchkit.Sched
-	for pid, a := range u.pg {
-		b := before.pg[pid]
-		pg.Run += a.Run - b.Run
-		pg.Wait += a.Wait - b.Wait
-	}
+	pg := benchkit.Sched{Run: u.pg.Run - before.pg.Run, Wait: u.pg.Wait - before.pg.Wait}
 	r.PostgresCPU = per(pg.Run)
 	r.PostgresWait = per(pg.Wait)
 	// Two estimates, each blind to something: per-thread times miss threads
@@ -305,6 +303,8 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 		byTick = max(math.Round(((u.machine-before.machine)-float64(mine)/1e9)/wall*100)/100, 0)
 	}
 	r.OtherCPU = max(byTask, byTick)
+	r.StolenCPU = math.Round((u.steal-before.steal)/wall*100) / 100
+	r.CPUPressure = math.Round(float64(u.pressure-before.pressure)/1e6/wall*1000) / 10
 	r.GCs = u.gc - before.gc
 	r.GCPauseTotalMs = benchkit.Ms(time.Duration(u.pause - before.pause))
 	if n > 0 {

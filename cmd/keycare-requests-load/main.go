@@ -732,6 +732,8 @@ func (r *Report) print(w io.Writer, full bool) {
 		return fmt.Sprintf("%.1f ms", (x.ProcessCPU+x.PostgresCPU)/x.Throughput*1000)
 	})
 	row("CPU: everything else", func(x Phase) string { return fmt.Sprintf("%.2f cores", x.OtherCPU) })
+	row("CPU stolen by the host", func(x Phase) string { return fmt.Sprintf("%.2f cores", x.StolenCPU) })
+	row("CPU pressure (some waiting)", func(x Phase) string { return fmt.Sprintf("%.0f%% of the time", x.CPUPressure) })
 	row("GC cycles / pause total", func(x Phase) string { return fmt.Sprintf("%d / %s", x.GCs, benchkit.FmtMs(x.GCPauseTotalMs)) })
 	row("allocated / request", func(x Phase) string { return fmt.Sprintf("%.1f KB", x.AllocPerReqKB) })
 	for _, x := range r.Phases {
@@ -755,8 +757,12 @@ func (r *Report) print(w io.Writer, full bool) {
 	for _, x := range r.Phases {
 		other = max(other, x.OtherCPU)
 	}
-	if other > 0.1 {
-		p("  NOTE: other processes used up to %.2f cores of 2 during a phase (the machine is shared; PostgreSQL parallel workers count here too): figures are pessimistic", other)
+	var stolen float64
+	for _, x := range r.Phases {
+		stolen = max(stolen, x.StolenCPU)
+	}
+	if other > 0.1 || stolen > 0.1 {
+		p("  NOTE: during some phase other processes used up to %.2f cores and the host took up to %.2f cores of 2 (the machine is shared): figures are pessimistic", other, stolen)
 	}
 	if len(r.Phases) > 0 && r.Phases[0].Latency.P99 > 0 {
 		h := r.Phases[0]

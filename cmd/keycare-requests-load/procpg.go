@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/keycare/keycare/internal/benchkit"
 )
@@ -78,4 +80,97 @@ func readSchedstat(path string) (benchkit.Sched, bool) {
 	run, _ := strconv.ParseInt(f[0], 10, 64)
 	wait, _ := strconv.ParseInt(f[1], 10, 64)
 	return benchkit.Sched{Run: run, Wait: wait}, true
+}
+
+// pgSampler follows the database's backends every 200 ms and keeps each
+// one's CPU from when it was first seen to when it was last seen, so the
+// CPU of backends that exit during a phase (a cancelled query closes its
+// connection and the pool opens another) still counts, up to the last
+// sample before they exit. Backends that appear after the first sample
+// count from zero: they were started during the run.
+type pgSampler struct {
+	mu      sync.Mutex
+	started bool
+	seen    map[string][2]benchkit.Sched // pid → first, last
+	gone    benchkit.Sched               // of processes whose pid was reused
+}
+
+var (
+	samplerOnce sync.Once
+	sampler     = &pgSampler{seen: map[string][2]benchkit.Sched{}}
+)
+
+// postgresTotal is the CPU the database's backends used since the first call.
+func postgresTotal(db string) benchkit.Sched {
+	samplerOnce.Do(func() {
+		sampler.sample(db)
+		go func() {
+			for range time.Tick(200 * time.Millisecond) {
+				sampler.sample(db)
+			}
+		}()
+	})
+	sampler.sample(db)
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	t := sampler.gone
+	for _, fl := range sampler.seen {
+		t.Run += fl[1].Run - fl[0].Run
+		t.Wait += fl[1].Wait - fl[0].Wait
+	}
+	return t
+}
+
+func (s *pgSampler) sample(db string) {
+	now := postgresBackends(db)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid, x := range now {
+		fl, ok := s.seen[pid]
+		switch {
+		case !ok && !s.started:
+			fl[0] = x // alive before the run: count from now
+		case !ok:
+			fl[0] = benchkit.Sched{} // started during the run
+		case x.Run < fl[1].Run: // the pid now names another process
+			s.gone.Run += fl[1].Run - fl[0].Run
+			s.gone.Wait += fl[1].Wait - fl[0].Wait
+			fl[0] = benchkit.Sched{}
+		}
+		fl[1] = x
+		s.seen[pid] = fl
+	}
+	s.started = true
+}
+
+// stealSeconds is the CPU time the hypervisor gave other guests, over all
+// cores since boot (/proc/stat, USER_HZ ticks), or 0.
+func stealSeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[8], 64)
+	return v / 100
+}
+
+// cpuPressure is the total µs during which some task waited for a CPU
+// (/proc/pressure/cpu "some total="), or 0 without PSI.
+func cpuPressure() int64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	_, total, ok := strings.Cut(line, "total=")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	return n
 }

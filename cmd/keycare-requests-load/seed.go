@@ -314,6 +314,9 @@ SELECT r.id, 'resolution', r.opened_at,
        r.res_el, r.res_t,
        CASE WHEN r.status <> 'waiting_on_client' THEN r.opened_at + make_interval(secs => r.res_t) END, c.b_res
 FROM req r JOIN req_c c ON c.n = r.n`},
+	{"request_clocks: each request's opening, account and owner (as the requests store writes them)", `
+UPDATE request_clocks c SET opened_at = r.opened_at, account_id = r.account_id, owner_id = r.owner_id
+FROM requests r WHERE r.id = c.request_id`},
 	{"request_qa (~5%)", `
 INSERT INTO request_qa (id, request_id, reviewer_id, score, comment, created_at)
 SELECT ` + uuid7("q.at") + `, r.id, (SELECT id FROM users WHERE role = 'lead' LIMIT 1),

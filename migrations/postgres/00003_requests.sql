@@ -61,6 +61,12 @@ CREATE TABLE request_status_changes (
 -- Every clock of every request, as metrics read them: kept current as clocks start, stop and breach.
 CREATE TABLE request_clocks (
     request_id      text NOT NULL REFERENCES requests (id),
+    -- Copied from the request whenever its clocks are saved, so metrics read
+    -- this table alone: when it opened (what a report selects by), its
+    -- account and its owner. A merged request has no clock rows.
+    opened_at       timestamptz,
+    account_id      text,
+    owner_id        text,
     clock           text NOT NULL CHECK (clock IN ('first_response', 'follow_up', 'resolution')),
     started_at      timestamptz NOT NULL,
     stopped_at      timestamptz,
@@ -70,8 +76,8 @@ CREATE TABLE request_clocks (
     breached        boolean NOT NULL DEFAULT false,
     PRIMARY KEY (request_id, clock, started_at)
 );
-CREATE INDEX request_clocks_started ON request_clocks (started_at)
-    INCLUDE (request_id, clock, elapsed_seconds, target_seconds, stopped_at, breached); -- support metrics read only this
+CREATE INDEX request_clocks_opened ON request_clocks (opened_at)
+    INCLUDE (clock, elapsed_seconds, target_seconds, stopped_at, breached, owner_id, account_id); -- support metrics read only this
 
 CREATE TABLE sla_alerts (
     id                 text PRIMARY KEY,

@@ -61,6 +61,12 @@ CREATE TABLE request_status_changes (
 -- Every clock of every request, as metrics read them: kept current as clocks start, stop and breach.
 CREATE TABLE request_clocks (
     request_id      TEXT NOT NULL REFERENCES requests (id),
+    -- Copied from the request whenever its clocks are saved, so metrics read
+    -- this table alone: when it opened (what a report selects by), its
+    -- account and its owner. A merged request has no clock rows.
+    opened_at       DATETIME,
+    account_id      TEXT,
+    owner_id        TEXT,
     clock           TEXT NOT NULL CHECK (clock IN ('first_response', 'follow_up', 'resolution')),
     started_at      DATETIME NOT NULL,
     stopped_at      DATETIME,
@@ -70,7 +76,7 @@ CREATE TABLE request_clocks (
     breached        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (request_id, clock, started_at)
 );
-CREATE INDEX request_clocks_started ON request_clocks (started_at);
+CREATE INDEX request_clocks_opened ON request_clocks (opened_at);
 
 CREATE TABLE sla_alerts (
     id                 TEXT PRIMARY KEY,

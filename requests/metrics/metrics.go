@@ -3,10 +3,11 @@
 // and QA over the requests opened in a period, in total and per manager,
 // account or day.
 //
-// Everything is aggregated by the database in one statement that works on
-// both PostgreSQL and SQLite; Go only validates the query, reads one row per
-// group and turns counts into percentages. A single statement also means a
-// single snapshot: the groups, clocks and reviews always agree.
+// Everything is aggregated by the database, in one statement: the same SQL on
+// PostgreSQL and SQLite but for the percentiles, which SQLite has no
+// percentile_cont for. Go only validates the query, reads one row per group
+// and turns counts into percentages. One statement also means one snapshot:
+// the groups, clocks and reviews always agree.
 package metrics
 
 import "time"
@@ -17,14 +18,6 @@ const (
 	GroupManager = "manager"
 	GroupAccount = "account"
 	GroupDay     = "day"
-)
-
-// Clock names as stored in request_clocks.clock and used everywhere in the
-// API (SPEC §13).
-const (
-	ClockFirstResponse = "first_response"
-	ClockFollowUp      = "follow_up"
-	ClockResolution    = "resolution"
 )
 
 // Query selects the requests measured: those opened in [From, To) that were

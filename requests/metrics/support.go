@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
@@ -32,10 +33,10 @@ import (
 //   - Counts and sums are taken per group and added up for the total rather
 //     than counting every row twice. PostgreSQL's SUM of a bigint is a
 //     numeric, hence the casts back to bigint.
-//   - A clock never starts before its request opens, so the clock join also
-//     asks for started_at >= from: that changes no result and lets the
-//     database read only the clocks of the period (with the index
-//     request_clocks_started).
+//   - Clocks carry their request's opening time, account and owner (the
+//     requests store copies them), so they are read from request_clocks
+//     alone, by the covering index request_clocks_opened: no join with
+//     requests, which was most of the cost.
 //
 // Named parameters (gorm's syntax) must each be followed by a space, a
 // newline, a comma or a closing parenthesis, and the text must hold no
@@ -101,12 +102,15 @@ qa AS (
     HAVING COUNT(*) > 0
 ),
 clocks AS MATERIALIZED (
-    -- Every clock of every measured request (started_at: see above).
-    SELECT n.group_no * 4 + CASE c.clock
-                                WHEN 'first_response' THEN 1
-                                WHEN 'follow_up' THEN 2
-                                ELSE 3
-                            END AS part,
+    -- Every clock of every measured request, read from request_clocks
+    -- alone: the requests store copies each request's opening time, account
+    -- and owner onto its clocks and keeps none for merged requests, so the
+    -- clocks select and group exactly as their requests do, with no join.
+    SELECT COALESCE(g.group_no, 0) * 4 + CASE c.clock
+                                            WHEN 'first_response' THEN 1
+                                            WHEN 'follow_up' THEN 2
+                                            ELSE 3
+                                        END AS part,
            c.elapsed_seconds AS elapsed,
            -- Decided: it has a target and either stopped or breached while running.
            CASE WHEN c.target_seconds IS NOT NULL AND (c.stopped_at IS NOT NULL OR c.breached)
@@ -114,8 +118,16 @@ clocks AS MATERIALIZED (
            -- Met: decided and not breached.
            CASE WHEN c.target_seconds IS NOT NULL AND c.stopped_at IS NOT NULL AND NOT c.breached
                 THEN 1 ELSE 0 END AS met
-    FROM numbered n
-    JOIN request_clocks c ON c.request_id = n.id AND c.started_at >= @from
+    FROM request_clocks c
+    LEFT JOIN groups g ON g.group_key = CASE @group_by
+                                            WHEN 'manager' THEN COALESCE(c.owner_id, '')
+                                            WHEN 'account' THEN c.account_id
+                                            WHEN 'day' THEN {{utc_day_c}}
+                                            ELSE ''
+                                        END
+    WHERE c.opened_at >= @from
+      AND c.opened_at < @to
+      AND (@owner_id = '' OR c.owner_id = @owner_id)
 ),
 {{clock_stats}}
 SELECT l.group_no,
@@ -190,20 +202,16 @@ clock_stats AS (
 `
 
 // clockStatsSQLite is {{clock_stats}} on SQLite, which has no
-// percentile_cont: the same numbers from window functions.
-//
-// The stopped clocks are put in order by one integer key, part * 2^40 +
-// elapsed (business seconds, far below 2^40), and numbered by ROW_NUMBER;
-// when grouping, each stopped clock comes a second time under part = kind
-// alone (group 0) for the total. A part's n clocks then hold the row numbers
-// first+1 .. first+n, first being the count of stopped clocks in the parts
-// before it, and only the (at most four) rows each part needs are picked, by
-// an equality join.
+// percentile_cont: the same numbers from window functions. Each stopped
+// clock is numbered 1..n in order of elapsed time within its part (and, when
+// grouping, a second time within its kind alone, for the total); then each
+// percentile reads the rows it falls between.
 //
 // percentile_cont(p) over n sorted values v[0..n-1] is v[k] + f*(v[k+1]-v[k])
 // with k = floor(p*(n-1)) and f = p*(n-1) - k; for p = 0.5 and 0.9 that is
 // exact in integer arithmetic: k = (n-1)/2 and 9*(n-1)/10 (integer division),
-// f = ((n-1)%2)/2 and (9*(n-1)%10)/10. v[k+1] is needed only when f > 0.
+// f = ((n-1)%2)/2 and (9*(n-1)%10)/10. Row numbers are 1-based, so v[k] is
+// row k+1; v[k+1] may not exist when f is 0, where it is not needed.
 const clockStatsSQLite = `
 group_parts AS (
     SELECT part, COUNT(elapsed) AS n, SUM(decided) AS decided, SUM(met) AS met
@@ -213,55 +221,36 @@ group_parts AS (
 parts AS (
     SELECT part, n, decided, met FROM group_parts
     UNION ALL
-    SELECT part % 4, CAST(SUM(n) AS bigint), CAST(SUM(decided) AS bigint), CAST(SUM(met) AS bigint)
+    SELECT part % 4, SUM(n), SUM(decided), SUM(met)
     FROM group_parts
     WHERE @group_by <> ''
     GROUP BY part % 4
 ),
-positions AS (
-    -- first: how many stopped clocks the parts before this one hold.
-    SELECT part, n, decided, met,
-           CAST(SUM(n) OVER (ORDER BY part ROWS UNBOUNDED PRECEDING) AS bigint) - n AS first
-    FROM parts
+ranked AS (
+    SELECT part, elapsed,
+           ROW_NUMBER() OVER (PARTITION BY part ORDER BY elapsed) AS rn,
+           COUNT(*) OVER (PARTITION BY part) AS n
+    FROM (
+        SELECT part, elapsed FROM clocks WHERE elapsed IS NOT NULL
+        UNION ALL
+        SELECT part % 4, elapsed FROM clocks WHERE elapsed IS NOT NULL AND @group_by <> ''
+    ) stopped
 ),
-wanted AS (
-    -- The row numbers each percentile interpolates between:
-    -- which 1 and 2 for p50, 3 and 4 for p90.
-    SELECT part, 1 AS which, first + (n - 1) / 2 + 1 AS rn FROM positions WHERE n > 0
-    UNION ALL
-    SELECT part, 2, first + (n - 1) / 2 + 2 FROM positions WHERE n > 0 AND (n - 1) % 2 > 0
-    UNION ALL
-    SELECT part, 3, first + 9 * (n - 1) / 10 + 1 FROM positions WHERE n > 0
-    UNION ALL
-    SELECT part, 4, first + 9 * (n - 1) / 10 + 2 FROM positions WHERE n > 0 AND 9 * (n - 1) % 10 > 0
-),
-stopped AS (
-    SELECT part, elapsed FROM clocks WHERE elapsed IS NOT NULL
-    UNION ALL
-    SELECT part % 4, elapsed FROM clocks WHERE elapsed IS NOT NULL AND @group_by <> ''
-),
-ordered AS (
-    SELECT elapsed, ROW_NUMBER() OVER (ORDER BY part * 1099511627776 + elapsed) AS rn
-    FROM stopped
-),
-picked AS (
-    SELECT w.part,
-           MAX(CASE WHEN w.which = 1 THEN o.elapsed END) AS p50_lo,
-           MAX(CASE WHEN w.which = 2 THEN o.elapsed END) AS p50_hi,
-           MAX(CASE WHEN w.which = 3 THEN o.elapsed END) AS p90_lo,
-           MAX(CASE WHEN w.which = 4 THEN o.elapsed END) AS p90_hi
-    FROM wanted w
-    JOIN ordered o ON o.rn = w.rn
-    GROUP BY w.part
+points AS (
+    SELECT part,
+           MAX(CASE WHEN rn = (n - 1) / 2 + 1 THEN elapsed END) AS p50_lo,
+           MAX(CASE WHEN rn = (n - 1) / 2 + 2 THEN elapsed END) AS p50_hi,
+           MAX(CASE WHEN rn = 9 * (n - 1) / 10 + 1 THEN elapsed END) AS p90_lo,
+           MAX(CASE WHEN rn = 9 * (n - 1) / 10 + 2 THEN elapsed END) AS p90_hi
+    FROM ranked
+    GROUP BY part
 ),
 clock_stats AS (
     SELECT p.part / 4 AS group_no, p.part % 4 AS clock, p.n, p.decided, p.met,
-           k.p50_lo + CAST((p.n - 1) % 2 AS double precision) / 2
-                      * COALESCE(k.p50_hi - k.p50_lo, 0) AS p50,
-           k.p90_lo + CAST(9 * (p.n - 1) % 10 AS double precision) / 10
-                      * COALESCE(k.p90_hi - k.p90_lo, 0) AS p90
-    FROM positions p
-    LEFT JOIN picked k ON k.part = p.part
+           t.p50_lo + (p.n - 1) % 2 / 2.0 * COALESCE(t.p50_hi - t.p50_lo, 0) AS p50,
+           t.p90_lo + 9 * (p.n - 1) % 10 / 10.0 * COALESCE(t.p90_hi - t.p90_lo, 0) AS p90
+    FROM parts p
+    LEFT JOIN points t ON t.part = p.part
 )
 `
 
@@ -275,13 +264,19 @@ var utcDay = map[string]string{
 
 // supportSQLFor is supportSQL per dialect, built once.
 var supportSQLFor = map[string]string{
-	"postgres": strings.NewReplacer("{{utc_day}}", utcDay["postgres"], "{{clock_stats}}", clockStatsPostgres).Replace(supportSQL),
-	"sqlite":   strings.NewReplacer("{{utc_day}}", utcDay["sqlite"], "{{clock_stats}}", clockStatsSQLite).Replace(supportSQL),
+	"postgres": strings.NewReplacer("{{utc_day}}", utcDay["postgres"], "{{utc_day_c}}", strings.ReplaceAll(utcDay["postgres"], "r.", "c."), "{{clock_stats}}", clockStatsPostgres).Replace(supportSQL),
+	"sqlite":   strings.NewReplacer("{{utc_day}}", utcDay["sqlite"], "{{utc_day_c}}", strings.ReplaceAll(utcDay["sqlite"], "r.", "c."), "{{clock_stats}}", clockStatsSQLite).Replace(supportSQL),
 }
 
 // Support computes the support metrics of the requests q selects: in total,
 // and per group when q.GroupBy is set. Groups are the managers, accounts or
-// days that have at least one measured request.
+// days that have at least one measured request. Averages, percentiles and
+// percentages are rounded to 2 decimals.
+//
+// It reads in one statement, so every number comes from one snapshot. The
+// times compared are q's bounds in UTC: SQLite compares times as text, which
+// orders correctly only when both sides are written in the same zone, and
+// Keycare writes UTC.
 func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 	if err := q.validate(); err != nil {
 		return nil, err
@@ -291,25 +286,46 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("metrics: unsupported database %q", dialect)
 	}
-	// SQLite compares times as text, which orders correctly only when both
-	// sides are written in the same zone; Keycare writes UTC.
-	args := map[string]any{
+	stmt := db.WithContext(ctx).Raw(text, map[string]any{
 		"from":     q.From.UTC(),
 		"to":       q.To.UTC(),
 		"group_by": q.GroupBy,
 		"owner_id": q.OwnerID,
+	}).Statement // builds the SQL and its arguments; runs nothing
+	if stmt.Error != nil {
+		return nil, stmt.Error
 	}
-	rows, err := query(ctx, db, dialect, text, args)
+	begin := time.Now()
+	report, err := read(ctx, stmt, dialect, q)
+	db.Logger.Trace(ctx, begin, func() (string, int64) { return stmt.SQL.String(), int64(len(report.Groups) + 1) }, err)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: support: %w", err)
 	}
-	defer rows.Close()
+	return report, nil
+}
 
+// read runs stmt and collects its rows. The statement goes to the database
+// directly rather than through gorm, for one reason: on PostgreSQL it must
+// run as an unnamed statement. pgx otherwise prepares and caches it, and
+// after five runs PostgreSQL may switch to a generic plan made without the
+// period's bounds, which guesses a handful of requests and picks nested
+// loops that take twice as long for a month's worth. An unnamed statement
+// is planned for each call's own bounds.
+func read(ctx context.Context, stmt *gorm.Statement, dialect string, q Query) (*Report, error) {
 	report := &Report{From: q.From, To: q.To, GroupBy: q.GroupBy, Groups: []Row{}}
+	vars := stmt.Vars
+	if dialect == "postgres" {
+		vars = append([]any{pgx.QueryExecModeCacheDescribe}, vars...)
+	}
+	rows, err := stmt.ConnPool.QueryContext(ctx, stmt.SQL.String(), vars...)
+	if err != nil {
+		return report, err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		groupNo, row, err := scanRow(rows)
 		if err != nil {
-			return nil, fmt.Errorf("metrics: support: %w", err)
+			return report, err
 		}
 		if groupNo == 0 {
 			report.Total = row
@@ -318,30 +334,12 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("metrics: support: %w", err)
+		return report, err
 	}
 	// Sorted here, byte-wise, rather than by ORDER BY, whose text order
 	// follows PostgreSQL's collation and would differ from SQLite's.
 	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Key < report.Groups[j].Key })
 	return report, nil
-}
-
-// query runs text with its named arguments, on PostgreSQL as an unnamed
-// statement. pgx otherwise prepares and caches it, and after five runs
-// PostgreSQL may switch to a generic plan made without the period's bounds:
-// it guesses a handful of requests and picks nested loops that take over
-// twice as long for a month's worth. An unnamed statement is planned for
-// each call's own bounds.
-func query(ctx context.Context, db *gorm.DB, dialect, text string, args map[string]any) (*sql.Rows, error) {
-	stmt := db.WithContext(ctx).Raw(text, args).Statement // builds the placeholders, runs nothing
-	if stmt.Error != nil {
-		return nil, stmt.Error
-	}
-	vars := stmt.Vars
-	if dialect == "postgres" {
-		vars = append([]any{pgx.QueryExecModeCacheDescribe}, vars...)
-	}
-	return stmt.ConnPool.QueryContext(ctx, stmt.SQL.String(), vars...)
 }
 
 func (q Query) validate() error {

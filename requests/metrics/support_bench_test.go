@@ -13,8 +13,8 @@ import (
 	"github.com/keycare/keycare/internal/testdb"
 )
 
-// loadEnd is where the benchmark's six months of requests end: the
-// timestamptz literal in seedLoadSQL.
+// loadEnd is where the benchmark's six months of requests end: the time
+// written literally in seedLoadSQL and seedLoadSQLite.
 var loadEnd = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 
 // The benchmark's data: 50,000 requests opened every 314 s over the six
@@ -81,6 +81,8 @@ var seedLoadSQL = []string{
 	     CROSS JOIN ({kinds}) k
 	     WHERE k.clock <> 'follow_up' OR {follow_up}
 	 ) c`,
+	`UPDATE request_clocks c SET opened_at = r.opened_at, account_id = r.account_id, owner_id = r.owner_id FROM requests r WHERE r.id = c.request_id`,
+	`DELETE FROM request_clocks WHERE request_id IN (SELECT id FROM requests WHERE merged_into_id IS NOT NULL)`,
 	`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at)
 	 SELECT md5('qa' || i)::uuid::text, id, md5('usr1')::uuid::text, {score}, opened_at
 	 FROM seed WHERE {reviewed}`,
@@ -88,10 +90,6 @@ var seedLoadSQL = []string{
 
 // afterSeedSQL runs on PostgreSQL outside the seeding transaction.
 var afterSeedSQL = []string{
-	// The index Support reads clocks by (see supportSQL); it belongs in
-	// migrations/postgres/00003, where IF NOT EXISTS makes this a no-op.
-	`CREATE INDEX IF NOT EXISTS request_clocks_started ON request_clocks (started_at)
-	 INCLUDE (request_id, clock, elapsed_seconds, target_seconds, stopped_at, breached)`,
 	`VACUUM ANALYZE users, accounts, requests, request_clocks, request_qa`,
 }
 
@@ -140,16 +138,16 @@ var seedLoadSQLite = []string{
 	     CROSS JOIN ({kinds}) k
 	     WHERE k.clock <> 'follow_up' OR {follow_up}
 	 ) c`,
+	`UPDATE request_clocks SET opened_at = (SELECT opened_at FROM requests WHERE requests.id = request_clocks.request_id), account_id = (SELECT account_id FROM requests WHERE requests.id = request_clocks.request_id), owner_id = (SELECT owner_id FROM requests WHERE requests.id = request_clocks.request_id)`,
+	`DELETE FROM request_clocks WHERE request_id IN (SELECT id FROM requests WHERE merged_into_id IS NOT NULL)`,
 	`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at)
 	 SELECT printf('%08x-0000-7000-8004-%012d', i * 2654435761 % 4294967296, i), id,
 	        printf('%08x-0000-7000-8001-%012d', 2654435761, 1), {score}, opened_at
 	 FROM seed WHERE {reviewed}`,
 	`DROP TABLE seed`,
-	// The index Support reads clocks by on SQLite, covering (see supportSQL).
-	`CREATE INDEX IF NOT EXISTS request_clocks_started ON request_clocks
-	 (started_at, request_id, clock, elapsed_seconds, target_seconds, stopped_at, breached)`,
 }
 
+// seedLoad fills db with the benchmark's data, in one transaction.
 func seedLoad(b *testing.B, db *database.DB) {
 	b.Helper()
 	seed, after := seedLoadSQL, afterSeedSQL

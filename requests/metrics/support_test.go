@@ -52,12 +52,20 @@ import (
 //
 // QA reviews: r1 4 and 5, r3 2; r5 1 and r6 1 (not measured).
 
+// Clock names, as in request_clocks.clock.
+const (
+	clockFirstResponse = "first_response"
+	clockFollowUp      = "follow_up"
+	clockResolution    = "resolution"
+)
+
 var (
 	from = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	to   = time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
 )
 
-func seed(t testing.TB, db *gorm.DB) {
+// seedPeople adds the users and accounts both datasets use.
+func seedPeople(t testing.TB, db *gorm.DB) {
 	t.Helper()
 	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	exec := func(sql string, args ...any) {
@@ -73,6 +81,19 @@ func seed(t testing.TB, db *gorm.DB) {
 	for _, a := range [][2]string{{"acc_acme", "Acme"}, {"acc_globex", "Globex"}} {
 		exec(`INSERT INTO accounts (id, name, slug, tier, status, timezone, currency, created_at, updated_at)
 			VALUES (?, ?, ?, 'key', 'active', 'UTC', 'EUR', ?, ?)`, a[0], a[1], a[0], now, now)
+	}
+}
+
+// seed adds the hand-made dataset described above.
+func seed(t testing.TB, db *gorm.DB) {
+	t.Helper()
+	seedPeople(t, db)
+	now := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if err := db.Exec(sql, args...).Error; err != nil {
+			t.Fatalf("seed: %s: %v", sql, err)
+		}
 	}
 	type request struct {
 		id, account string
@@ -107,24 +128,24 @@ func seed(t testing.TB, db *gorm.DB) {
 		breached       bool
 	}
 	for _, c := range []clock{
-		{"r1", ClockFirstResponse, 0, 60, 900, false},
-		{"r2", ClockFirstResponse, 0, 120, 900, false},
-		{"r3", ClockFirstResponse, 0, 300, 900, false},
-		{"r4", ClockFirstResponse, 0, 900, 600, true},
-		{"r1", ClockFollowUp, 10, 200, nil, false},
-		{"r1", ClockFollowUp, 20, 400, 1800, false},
-		{"r2", ClockFollowUp, 10, nil, 1800, true},
-		{"r3", ClockFollowUp, 10, nil, 1800, false},
-		{"r1", ClockResolution, 0, 3600, 86400, false},
-		{"r2", ClockResolution, 0, 90000, 86400, true},
-		{"r3", ClockResolution, 0, nil, 86400, false},
-		{"r4", ClockResolution, 0, 7200, nil, false},
-		{"r5", ClockFirstResponse, 0, 5, 900, false},
-		{"r5", ClockResolution, 0, 5, 900, false},
-		{"r6", ClockFirstResponse, 0, 10000, 900, true},
-		{"r6", ClockResolution, 0, 5, nil, false},
-		{"r7", ClockFirstResponse, 0, 5, 900, false},
-		{"r7", ClockResolution, 0, nil, 900, true},
+		{"r1", clockFirstResponse, 0, 60, 900, false},
+		{"r2", clockFirstResponse, 0, 120, 900, false},
+		{"r3", clockFirstResponse, 0, 300, 900, false},
+		{"r4", clockFirstResponse, 0, 900, 600, true},
+		{"r1", clockFollowUp, 10, 200, nil, false},
+		{"r1", clockFollowUp, 20, 400, 1800, false},
+		{"r2", clockFollowUp, 10, nil, 1800, true},
+		{"r3", clockFollowUp, 10, nil, 1800, false},
+		{"r1", clockResolution, 0, 3600, 86400, false},
+		{"r2", clockResolution, 0, 90000, 86400, true},
+		{"r3", clockResolution, 0, nil, 86400, false},
+		{"r4", clockResolution, 0, 7200, nil, false},
+		{"r5", clockFirstResponse, 0, 5, 900, false},
+		{"r5", clockResolution, 0, 5, 900, false},
+		{"r6", clockFirstResponse, 0, 10000, 900, true},
+		{"r6", clockResolution, 0, 5, nil, false},
+		{"r7", clockFirstResponse, 0, 5, 900, false},
+		{"r7", clockResolution, 0, nil, 900, true},
 	} {
 		started := opened[c.request].Add(time.Duration(c.start) * time.Minute)
 		var stopped any
@@ -134,6 +155,7 @@ func seed(t testing.TB, db *gorm.DB) {
 		exec(`INSERT INTO request_clocks (request_id, clock, started_at, stopped_at, elapsed_seconds, target_seconds, breached)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.request, c.clock, started, stopped, c.elapsed, c.target, c.breached)
 	}
+	syncClocks(exec)
 	for i, q := range []struct {
 		request string
 		score   int
@@ -379,7 +401,7 @@ func TestSupportAgreesWithReference(t *testing.T) {
 			{From: from, To: to, GroupBy: GroupManager},
 			{From: from, To: to, GroupBy: GroupAccount},
 			{From: from, To: to, GroupBy: GroupDay},
-			{From: from.Add(36 * time.Hour), To: to, GroupBy: GroupDay, OwnerID: "usr_1"},
+			{From: from.Add(36 * time.Hour), To: to, GroupBy: GroupDay, OwnerID: "usr_anna"},
 		} {
 			got, err := Support(ctx, db.Gorm, q)
 			if err != nil {
@@ -396,7 +418,7 @@ func TestSupportAgreesWithReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for clock, d := range map[string]Durations{ClockFirstResponse: got.Total.FirstResponse, ClockFollowUp: got.Total.FollowUp, ClockResolution: got.Total.Resolution} {
+		for clock, d := range map[string]Durations{clockFirstResponse: got.Total.FirstResponse, clockFollowUp: got.Total.FollowUp, clockResolution: got.Total.Resolution} {
 			var p50, p90 float64
 			err := db.Gorm.Raw(`SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c.elapsed_seconds),
 			                           percentile_cont(0.9) WITHIN GROUP (ORDER BY c.elapsed_seconds)
@@ -442,7 +464,7 @@ type testQA struct {
 
 func randomData(r *rand.Rand) *testData {
 	d := &testData{}
-	kinds := []string{ClockFirstResponse, ClockFollowUp, ClockResolution}
+	kinds := []string{clockFirstResponse, clockFollowUp, clockResolution}
 	for i := range 300 {
 		req := testRequest{
 			id:      fmt.Sprintf("req_%03d", i),
@@ -487,18 +509,13 @@ func randomData(r *rand.Rand) *testData {
 
 func (d *testData) insert(t *testing.T, db *gorm.DB) {
 	t.Helper()
-	seed(t, db) // users and accounts (and the hand-made requests, outside the window's sample below)
+	seedPeople(t, db)
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		if err := db.Exec(sql, args...).Error; err != nil {
 			t.Fatalf("seed: %s: %v", sql, err)
 		}
 	}
-	// Start over: the hand-made requests are not part of this dataset.
-	exec(`DELETE FROM request_qa`)
-	exec(`DELETE FROM request_clocks`)
-	exec(`UPDATE requests SET merged_into_id = NULL`)
-	exec(`DELETE FROM requests`)
 	null := func(v any, ok bool) any {
 		if !ok {
 			return nil
@@ -521,6 +538,7 @@ func (d *testData) insert(t *testing.T, db *gorm.DB) {
 			null(c.started.Add(time.Duration(c.elapsed)*time.Second), c.stopped), null(c.elapsed, c.elapsed >= 0),
 			null(c.target, c.target >= 0), c.breached)
 	}
+	syncClocks(exec)
 	for i, q := range d.qa {
 		exec(`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at) VALUES (?, ?, 'usr_lena', ?, ?)`,
 			fmt.Sprintf("qa_%03d", i), q.request, q.score, from)
@@ -618,11 +636,11 @@ func (d *testData) report(q Query) *Report {
 				SLACompliance: percent(a.met[clock], a.decided[clock])}
 		}
 		var met, decided int64
-		for _, k := range []string{ClockFirstResponse, ClockFollowUp, ClockResolution} {
+		for _, k := range []string{clockFirstResponse, clockFollowUp, clockResolution} {
 			met, decided = met+a.met[k], decided+a.decided[k]
 		}
 		return Row{Key: key, Name: name, Requests: a.requests, TouchesPerRequest: avg(a.touches, a.requests),
-			FirstResponse: dur(ClockFirstResponse), FollowUp: dur(ClockFollowUp), Resolution: dur(ClockResolution),
+			FirstResponse: dur(clockFirstResponse), FollowUp: dur(clockFollowUp), Resolution: dur(clockResolution),
 			SLACompliance: percent(met, decided), CSAT: avg(a.csatSum, a.csatN), CSATCount: a.csatN, QA: avg(a.qaSum, a.qaN), QACount: a.qaN}
 	}
 	rep := &Report{From: q.From, To: q.To, GroupBy: q.GroupBy, Total: row("", "", total), Groups: []Row{}}
@@ -636,4 +654,12 @@ func (d *testData) report(q Query) *Report {
 		}
 	}
 	return rep
+}
+
+// syncClocks does what the requests store does when it saves clocks: copy
+// each clock's request's opening time, account and owner onto it, and keep
+// no clocks for merged requests.
+func syncClocks(exec func(string, ...any)) {
+	exec(`UPDATE request_clocks SET opened_at = (SELECT opened_at FROM requests WHERE requests.id = request_clocks.request_id), account_id = (SELECT account_id FROM requests WHERE requests.id = request_clocks.request_id), owner_id = (SELECT owner_id FROM requests WHERE requests.id = request_clocks.request_id)`)
+	exec(`DELETE FROM request_clocks WHERE request_id IN (SELECT id FROM requests WHERE merged_into_id IS NOT NULL)`)
 }
