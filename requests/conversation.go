@@ -152,7 +152,9 @@ func (c *conversation) client(m chats.StoredMessage) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if last != nil && last.CSATAskedAt != nil && last.CSAT == nil && at.After(*last.CSATAskedAt) && at.Sub(*last.CSATAskedAt) <= c.s.CSATWindow {
+		// Telegram dates to the second: a rating in the second the question
+		// was asked can carry a date just before it.
+		if last != nil && last.CSATAskedAt != nil && last.CSAT == nil && !at.Before(last.CSATAskedAt.Truncate(time.Second)) && at.Sub(*last.CSATAskedAt) <= c.s.CSATWindow {
 			if score, ok := csat.Parse(m.Text); ok {
 				return last.ID, c.rate(last, score)
 			}
