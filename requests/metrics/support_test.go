@@ -368,7 +368,16 @@ func TestSupportInvalid(t *testing.T) {
 func TestSupportSQLParameters(t *testing.T) {
 	known := map[string]bool{"from": true, "to": true, "group_by": true, "owner_id": true}
 	param := regexp.MustCompile(`@([a-z_]+)([ ,)\n]|$)`)
-	for dialect, text := range supportSQLFor {
+	for dialect, variants := range supportSQLFor {
+		for _, text := range variants {
+			checkSQLText(t, dialect, text, known, param)
+		}
+	}
+}
+
+func checkSQLText(t *testing.T, dialect, text string, known map[string]bool, param *regexp.Regexp) {
+	t.Helper()
+	{
 		if strings.Contains(text, "?") {
 			t.Errorf("%s: SQL holds a question mark", dialect)
 		}
