@@ -112,32 +112,32 @@ func main() {
 
 // Report is everything the run measured.
 type Report struct {
-	Database        string        `json:"database"`
-	PostgresVersion string        `json:"postgres_version"`
-	GoVersion       string        `json:"go_version"`
-	GOMAXPROCS      int           `json:"gomaxprocs"`
-	CPUs            int           `json:"cpus"`
-	Accounts        int           `json:"accounts"`
-	Shape           string        `json:"shape"`
-	Seeded          bool          `json:"seeded"`
-	SeedSeconds     float64       `json:"seed_seconds"`
-	SeedRows        int64         `json:"seed_rows"`
-	Caller          string        `json:"caller"`
-	RateLimit       string        `json:"rate_limit"`
-	RequestLog      string        `json:"request_log"`
-	Method          string        `json:"method"`
-	WarmupSeconds   float64       `json:"warmup_seconds"`
-	Hello           PhaseResult   `json:"hello"`
-	Card            PhaseResult   `json:"card"`
-	RatioP50        float64       `json:"ratio_card_hello_p50"`
-	RatioP99        float64       `json:"ratio_card_hello_p99"`
-	RatioSendP50    float64       `json:"ratio_card_hello_p50_from_actual_send"`
-	RatioSendP99    float64       `json:"ratio_card_hello_p99_from_actual_send"`
-	TargetP99Ms     float64       `json:"target_p99_ms"`
-	TargetMet       bool          `json:"target_met"`
-	Breakdown       *Breakdown    `json:"breakdown,omitempty"`
-	CPUProfile      string        `json:"cpu_profile,omitempty"`
-	Elapsed         time.Duration `json:"-"`
+	Database        string               `json:"database"`
+	PostgresVersion string               `json:"postgres_version"`
+	GoVersion       string               `json:"go_version"`
+	GOMAXPROCS      int                  `json:"gomaxprocs"`
+	CPUs            int                  `json:"cpus"`
+	Accounts        int                  `json:"accounts"`
+	Shape           string               `json:"shape"`
+	Seeded          bool                 `json:"seeded"`
+	SeedSeconds     float64              `json:"seed_seconds"`
+	SeedRows        int64                `json:"seed_rows"`
+	Caller          string               `json:"caller"`
+	RateLimit       string               `json:"rate_limit"`
+	RequestLog      string               `json:"request_log"`
+	Method          string               `json:"method"`
+	WarmupSeconds   float64              `json:"warmup_seconds"`
+	Hello           benchkit.PhaseResult `json:"hello"`
+	Card            benchkit.PhaseResult `json:"card"`
+	RatioP50        float64              `json:"ratio_card_hello_p50"`
+	RatioP99        float64              `json:"ratio_card_hello_p99"`
+	RatioSendP50    float64              `json:"ratio_card_hello_p50_from_actual_send"`
+	RatioSendP99    float64              `json:"ratio_card_hello_p99_from_actual_send"`
+	TargetP99Ms     float64              `json:"target_p99_ms"`
+	TargetMet       bool                 `json:"target_met"`
+	Breakdown       *Breakdown           `json:"breakdown,omitempty"`
+	CPUProfile      string               `json:"cpu_profile,omitempty"`
+	Elapsed         time.Duration        `json:"-"`
 }
 
 func run(ctx context.Context, o options) (*Report, error) {
@@ -205,7 +205,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	apiSrv := api.New(api.Config{RateLimit: 1e6, RateBurst: 1e6}, api.Deps{
 		Log: apiLog, Accounts: store, Team: teamSvc, Audit: audit.NewLog(db.Gorm), Ready: db.Ping, Registry: reg,
 	})
-	cardH := &timedHandler{h: apiSrv.Handler()}
+	cardH := benchkit.NewTimedHandler(apiSrv.Handler())
 	apiURL, closeAPI, err := serve(cardH, quiet)
 	if err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
-	helloH := &timedHandler{h: e}
+	helloH := benchkit.NewTimedHandler(e)
 	helloURL, closeHello, err := serve(helloH, quiet)
 	if err != nil {
 		return nil, err
@@ -257,22 +257,22 @@ func run(ctx context.Context, o options) (*Report, error) {
 		return nil, fmt.Errorf("first card request: %w", err)
 	}
 
-	mk := func(name string, d time.Duration, h *timedHandler, req func(int, *rand.Rand) *http.Request, verify func([]byte) error) *phase {
-		return &phase{Name: name, Rate: o.Rate, Duration: d, Client: client, Server: h, Request: req, Verify: verify, Every: o.VerifyEvery, Inflight: o.Inflight}
+	mk := func(name string, d time.Duration, h *benchkit.TimedHandler, req func(int, *rand.Rand) *http.Request, verify func([]byte) error) *benchkit.Phase {
+		return &benchkit.Phase{Database: benchDBName, Name: name, Rate: o.Rate, Duration: d, Client: client, Server: h, Request: req, Verify: verify, Every: o.VerifyEvery, Inflight: o.Inflight}
 	}
 
 	// 3. Warm-up (not recorded), then hello, then the card.
 	if o.Warmup > 0 {
 		progress("warm-up: %s of card and 1s of hello at %.0f/s (not recorded)", o.Warmup, o.Rate)
-		mk("warmup-hello", time.Second, nil, helloReq, nil).run(ctx, nil)
+		mk("warmup-hello", time.Second, nil, helloReq, nil).Run(ctx, nil)
 		w := mk("warmup-card", o.Warmup, nil, cardReq, verifyCard)
-		if r := w.run(ctx, nil); r.Errors > 0 {
+		if r := w.Run(ctx, nil); r.Errors > 0 {
 			return nil, fmt.Errorf("warm-up: %d errors: %v", r.Errors, r.ErrorKinds)
 		}
 	}
 	runtime.GC()
 	progress("hello: %s at %.0f/s", o.Duration, o.Rate)
-	rep.Hello = mk("hello", o.Duration, helloH, helloReq, verifyHello).run(ctx, sqlCount)
+	rep.Hello = mk("hello", o.Duration, helloH, helloReq, verifyHello).Run(ctx, sqlCount)
 	runtime.GC()
 	progress("card: %s at %.0f/s", o.Duration, o.Rate)
 	cardPhase := mk("card", o.Duration, cardH, cardReq, verifyCard)
@@ -289,7 +289,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		cardPhase.OnStopped = func() { pprof.StopCPUProfile(); f.Close() }
 		rep.CPUProfile = o.CPUProfile
 	}
-	rep.Card = cardPhase.run(ctx, sqlCount)
+	rep.Card = cardPhase.Run(ctx, sqlCount)
 	if o.MemProfile != "" {
 		if f, err := os.Create(o.MemProfile); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(f, 0)
@@ -510,7 +510,7 @@ func breakdown(ctx context.Context, n int, ds *dataset, token func(int) string, 
 		if err != nil {
 			return nil, err
 		}
-		drain(resp)
+		benchkit.Drain(resp)
 		tHTTP = append(tHTTP, time.Since(t))
 		trace.on.Store(false)
 		sqlHTTP += sqlCount.Load() - c0
@@ -586,45 +586,49 @@ func (r *Report) print(w io.Writer) {
 	p("  method       %s", r.Method)
 	p("  warm-up      %.0fs of card load before measuring, not recorded", r.WarmupSeconds)
 	p("")
-	row := func(label string, f func(PhaseResult) string) { p("  %-27s %-30s %s", label, f(r.Hello), f(r.Card)) }
-	row("", func(x PhaseResult) string {
+	row := func(label string, f func(benchkit.PhaseResult) string) {
+		p("  %-27s %-30s %s", label, f(r.Hello), f(r.Card))
+	}
+	row("", func(x benchkit.PhaseResult) string {
 		if x.Name == "hello" {
 			return "hello (bare echo)"
 		}
 		return "account card"
 	})
-	row("rate asked / sent", func(x PhaseResult) string { return fmt.Sprintf("%.0f / %.1f per s", x.RateAsked, x.SendRate) })
-	row("responses per s", func(x PhaseResult) string { return fmt.Sprintf("%.1f", x.Throughput) })
-	row("duration", func(x PhaseResult) string { return fmt.Sprintf("%.0fs", x.Duration) })
-	row("requests", func(x PhaseResult) string { return fmt.Sprintf("%d", x.Requests) })
-	row("ok (200)", func(x PhaseResult) string { return fmt.Sprintf("%d", x.OK) })
-	row("errors", func(x PhaseResult) string { return fmt.Sprintf("%d", x.Errors) })
-	row("bodies checked", func(x PhaseResult) string { return fmt.Sprintf("%d, all as expected", x.Verified) })
-	row("latency p50", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P50) })
-	row("latency p90", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P90) })
-	row("latency p99", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P99) })
-	row("latency p99.9", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.P999) })
-	row("latency max", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.Max) })
-	row("latency mean", func(x PhaseResult) string { return benchkit.FmtMs(x.Latency.Mean) })
-	row("from actual send p50 / p99", func(x PhaseResult) string {
+	row("rate asked / sent", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.0f / %.1f per s", x.RateAsked, x.SendRate) })
+	row("responses per s", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.1f", x.Throughput) })
+	row("duration", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.0fs", x.Duration) })
+	row("requests", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%d", x.Requests) })
+	row("ok (200)", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%d", x.OK) })
+	row("errors", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%d", x.Errors) })
+	row("bodies checked", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%d, all as expected", x.Verified) })
+	row("latency p50", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.P50) })
+	row("latency p90", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.P90) })
+	row("latency p99", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.P99) })
+	row("latency p99.9", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.P999) })
+	row("latency max", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.Max) })
+	row("latency mean", func(x benchkit.PhaseResult) string { return benchkit.FmtMs(x.Latency.Mean) })
+	row("from actual send p50 / p99", func(x benchkit.PhaseResult) string {
 		return benchkit.FmtMs(x.FromSend.P50) + " / " + benchkit.FmtMs(x.FromSend.P99)
 	})
-	row("in server p50 / p99", func(x PhaseResult) string {
+	row("in server p50 / p99", func(x benchkit.PhaseResult) string {
 		return benchkit.FmtMs(x.ServerTime.P50) + " / " + benchkit.FmtMs(x.ServerTime.P99)
 	})
-	row("generator lag p50/p99/max", func(x PhaseResult) string {
+	row("generator lag p50/p99/max", func(x benchkit.PhaseResult) string {
 		return benchkit.FmtMs(x.SendLag.P50) + " / " + benchkit.FmtMs(x.SendLag.P99) + " / " + benchkit.FmtMs(x.SendLag.Max)
 	})
-	row("response size", func(x PhaseResult) string { return fmt.Sprintf("%d B", x.ResponseBytes) })
-	row("SQL statements / request", func(x PhaseResult) string { return fmt.Sprintf("%.1f", x.SQLPerRequest) })
-	row("CPU: this process (both)", func(x PhaseResult) string { return fmt.Sprintf("%.2f cores", x.ProcessCPU) })
-	row("CPU wait for a core", func(x PhaseResult) string { return fmt.Sprintf("%.2f s/s", x.ProcessWait) })
-	row("CPU: postgres backends", func(x PhaseResult) string { return fmt.Sprintf("%.2f cores", x.PostgresCPU) })
-	row("postgres wait for a core", func(x PhaseResult) string { return fmt.Sprintf("%.2f s/s", x.PostgresWait) })
-	row("CPU: everything else", func(x PhaseResult) string { return fmt.Sprintf("%.2f cores", x.OtherCPU) })
-	row("GC cycles / pause total", func(x PhaseResult) string { return fmt.Sprintf("%d / %s", x.GCs, benchkit.FmtMs(x.GCPauseTotalMs)) })
-	row("allocated / request", func(x PhaseResult) string { return fmt.Sprintf("%.1f KB", x.AllocPerReqKB) })
-	for _, x := range []PhaseResult{r.Hello, r.Card} {
+	row("response size", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%d B", x.ResponseBytes) })
+	row("SQL statements / request", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.1f", x.SQLPerRequest) })
+	row("CPU: this process (both)", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.2f cores", x.ProcessCPU) })
+	row("CPU wait for a core", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.2f s/s", x.ProcessWait) })
+	row("CPU: postgres backends", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.2f cores", x.PostgresCPU) })
+	row("postgres wait for a core", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.2f s/s", x.PostgresWait) })
+	row("CPU: everything else", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.2f cores", x.OtherCPU) })
+	row("GC cycles / pause total", func(x benchkit.PhaseResult) string {
+		return fmt.Sprintf("%d / %s", x.GCs, benchkit.FmtMs(x.GCPauseTotalMs))
+	})
+	row("allocated / request", func(x benchkit.PhaseResult) string { return fmt.Sprintf("%.1f KB", x.AllocPerReqKB) })
+	for _, x := range []benchkit.PhaseResult{r.Hello, r.Card} {
 		if len(x.ErrorKinds) > 0 {
 			kinds := make([]string, 0, len(x.ErrorKinds))
 			for k, v := range x.ErrorKinds {
@@ -672,3 +676,6 @@ func (r *Report) print(w io.Writer) {
 func progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "keycare-load: "+format+"\n", a...)
 }
+
+// benchDBName is the database whose PostgreSQL backends the phases measure.
+var benchDBName string

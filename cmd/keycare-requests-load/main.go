@@ -169,7 +169,7 @@ type Phase struct {
 	Label    string `json:"label"`
 	Endpoint string `json:"endpoint"`
 	Caller   string `json:"caller"`
-	PhaseResult
+	benchkit.PhaseResult
 	ServerErrors []string `json:"server_errors,omitempty"` // what the API logged at error level
 }
 
@@ -274,7 +274,7 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 			return metrics.Support(ctx, db.Gorm, q)
 		},
 	})
-	apiH := &timedHandler{h: apiSrv.Handler()}
+	apiH := benchkit.NewTimedHandler(apiSrv.Handler())
 	apiURL, closeAPI, err := serve(apiH, quiet)
 	if err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
-	helloH := &timedHandler{h: e}
+	helloH := benchkit.NewTimedHandler(e)
 	helloURL, closeHello, err := serve(helloH, quiet)
 	if err != nil {
 		return nil, err
@@ -355,13 +355,13 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 		}
 	}
 
-	mk := func(name string, rate float64, d time.Duration, h *timedHandler, req func(int, *rand.Rand) *http.Request, verify func([]byte) error) *phase {
-		return &phase{Name: name, Rate: rate, Duration: d, Client: client, Server: h, Request: req, Verify: verify, Every: o.VerifyEvery, Inflight: o.Inflight}
+	mk := func(name string, rate float64, d time.Duration, h *benchkit.TimedHandler, req func(int, *rand.Rand) *http.Request, verify func([]byte) error) *benchkit.Phase {
+		return &benchkit.Phase{Database: benchDBName, Name: name, Rate: rate, Duration: d, Client: client, Server: h, Request: req, Verify: verify, Every: o.VerifyEvery, Inflight: o.Inflight}
 	}
 	type spec struct {
 		label, endpoint, caller string
 		rate                    float64
-		h                       *timedHandler
+		h                       *benchkit.TimedHandler
 		req                     func(int, *rand.Rand) *http.Request
 		verify                  func([]byte) error
 	}
@@ -381,7 +381,7 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 	for _, s := range specs {
 		if o.Warmup > 0 {
 			progress("warm-up %-22s %s at %.0f/s (not recorded)", s.label, o.Warmup, s.rate)
-			if r := mk("warmup", s.rate, o.Warmup, nil, s.req, s.verify).run(ctx, nil); r.Errors > 0 {
+			if r := mk("warmup", s.rate, o.Warmup, nil, s.req, s.verify).Run(ctx, nil); r.Errors > 0 {
 				progress("warm-up of %s: %d errors (%v); measuring anyway", s.label, r.Errors, r.ErrorKinds)
 			}
 		}
@@ -405,7 +405,7 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 			ph.OnStopped = func() { pprof.StopCPUProfile(); f.Close() }
 			rep.CPUProfile = o.CPUProfile + " (" + s.label + ")"
 		}
-		res := ph.run(ctx, &trace.n)
+		res := ph.Run(ctx, &trace.n)
 		rep.Phases = append(rep.Phases, Phase{Label: s.label, Endpoint: s.endpoint, Caller: s.caller, PhaseResult: res, ServerErrors: errLog.take()})
 		rep.Errors += res.Errors
 	}
@@ -822,3 +822,6 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 func progress(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "keycare-requests-load: "+format+"\n", a...)
 }
+
+// benchDBName is the database whose PostgreSQL backends the phases measure.
+var benchDBName string

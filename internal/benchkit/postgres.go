@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"os"
@@ -6,17 +6,15 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/keycare/keycare/internal/benchkit"
 )
 
-// postgresBackends is benchkit.PostgresSched per backend (by pid), so a
+// postgresBackends is PostgresSched per backend (by pid), so a
 // phase can add up the backends alive at its end without going negative
 // when the pool replaces a connection (a cancelled query closes it).
 // Parallel workers ("postgres: parallel worker for PID n") are included
 // when they belong to one of the database's backends.
-func postgresBackends(db string) map[string]benchkit.Sched {
-	out := map[string]benchkit.Sched{}
+func postgresBackends(db string) map[string]Sched {
+	out := map[string]Sched{}
 	if db == "" {
 		return out
 	}
@@ -54,32 +52,18 @@ func postgresBackends(db string) map[string]benchkit.Sched {
 			continue
 		}
 		ours[p.Name()] = true
-		if x, ok := readSchedstat("/proc/" + p.Name() + "/schedstat"); ok {
+		if x, ok := readSched("/proc/" + p.Name() + "/schedstat"); ok {
 			out[p.Name()] = x
 		}
 	}
 	for _, w := range workers {
 		if ours[w[1]] {
-			if x, ok := readSchedstat("/proc/" + w[0] + "/schedstat"); ok {
+			if x, ok := readSched("/proc/" + w[0] + "/schedstat"); ok {
 				out[w[0]] = x
 			}
 		}
 	}
 	return out
-}
-
-func readSchedstat(path string) (benchkit.Sched, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return benchkit.Sched{}, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return benchkit.Sched{}, false
-	}
-	run, _ := strconv.ParseInt(f[0], 10, 64)
-	wait, _ := strconv.ParseInt(f[1], 10, 64)
-	return benchkit.Sched{Run: run, Wait: wait}, true
 }
 
 // pgSampler follows the database's backends every 200 ms and keeps each
@@ -91,25 +75,35 @@ func readSchedstat(path string) (benchkit.Sched, bool) {
 type pgSampler struct {
 	mu      sync.Mutex
 	started bool
-	seen    map[string][2]benchkit.Sched // pid → first, last
-	gone    benchkit.Sched               // of processes whose pid was reused
+	seen    map[string][2]Sched // pid → first, last
+	gone    Sched               // of processes whose pid was reused
 }
 
 var (
-	samplerOnce sync.Once
-	sampler     = &pgSampler{seen: map[string][2]benchkit.Sched{}}
+	samplersMu sync.Mutex
+	samplers   = map[string]*pgSampler{}
 )
 
-// postgresTotal is the CPU the database's backends used since the first call.
-func postgresTotal(db string) benchkit.Sched {
-	samplerOnce.Do(func() {
+// postgresTotal is the CPU the database's backends used since the first
+// call for db; the first call starts sampling them every 200 ms for the
+// rest of the (short-lived) benchmark process.
+func postgresTotal(db string) Sched {
+	if db == "" {
+		return Sched{}
+	}
+	samplersMu.Lock()
+	sampler, ok := samplers[db]
+	if !ok {
+		sampler = &pgSampler{seen: map[string][2]Sched{}}
+		samplers[db] = sampler
 		sampler.sample(db)
 		go func() {
 			for range time.Tick(200 * time.Millisecond) {
 				sampler.sample(db)
 			}
 		}()
-	})
+	}
+	samplersMu.Unlock()
 	sampler.sample(db)
 	sampler.mu.Lock()
 	defer sampler.mu.Unlock()
@@ -131,11 +125,11 @@ func (s *pgSampler) sample(db string) {
 		case !ok && !s.started:
 			fl[0] = x // alive before the run: count from now
 		case !ok:
-			fl[0] = benchkit.Sched{} // started during the run
+			fl[0] = Sched{} // started during the run
 		case x.Run < fl[1].Run: // the pid now names another process
 			s.gone.Run += fl[1].Run - fl[0].Run
 			s.gone.Wait += fl[1].Wait - fl[0].Wait
-			fl[0] = benchkit.Sched{}
+			fl[0] = Sched{}
 		}
 		fl[1] = x
 		s.seen[pid] = fl

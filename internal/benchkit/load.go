@@ -1,10 +1,11 @@
-package main
+// The open-loop HTTP load generator both load tools share.
+
+package benchkit
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/keycare/keycare/internal/benchkit"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -30,15 +31,15 @@ func (r *recorder) add(d time.Duration) {
 	r.mu.Unlock()
 }
 
-// timedHandler measures how long the server spends on each request, from the
+// TimedHandler measures how long the server spends on each request, from the
 // moment net/http hands it over to the moment the handler returns (the body
 // written to the socket buffer). It records only while a phase is running.
-type timedHandler struct {
+type TimedHandler struct {
 	h   http.Handler
 	rec atomic.Pointer[recorder]
 }
 
-func (t *timedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (t *TimedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	t.h.ServeHTTP(w, r)
 	if rec := t.rec.Load(); rec != nil {
@@ -46,13 +47,17 @@ func (t *timedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// phase is one open-loop run against one endpoint.
-type phase struct {
+// NewTimedHandler wraps h to time it.
+func NewTimedHandler(h http.Handler) *TimedHandler { return &TimedHandler{h: h} }
+
+// Phase is one open-loop run against one endpoint.
+type Phase struct {
 	Name      string
 	Rate      float64
 	Duration  time.Duration
 	Client    *http.Client
-	Server    *timedHandler // optional: server-side timing
+	Server    *TimedHandler // optional: server-side timing
+	Database  string        // the PostgreSQL database whose backends' CPU is measured ("": none)
 	Request   func(i int, rng *rand.Rand) *http.Request
 	Verify    func(body []byte) error // run after the phase on every VerifyEvery-th body
 	Every     int
@@ -63,30 +68,32 @@ type phase struct {
 
 // PhaseResult is what one phase measured.
 type PhaseResult struct {
-	Name           string               `json:"name"`
-	RateAsked      float64              `json:"rate_asked"`
-	SendRate       float64              `json:"send_rate_achieved"`
-	Throughput     float64              `json:"throughput"` // responses/s, first send to last response
-	Duration       float64              `json:"duration_s"`
-	Requests       int                  `json:"requests"`
-	OK             int                  `json:"ok"`
-	Errors         int                  `json:"errors"`
-	ErrorKinds     map[string]int       `json:"error_kinds,omitempty"`
-	Verified       int                  `json:"verified"`
-	Latency        benchkit.Percentiles `json:"latency"`                  // from the scheduled send time, successful requests
-	FromSend       benchkit.Percentiles `json:"latency_from_actual_send"` // what a closed-loop tool would report
-	ServerTime     benchkit.Percentiles `json:"server_time"`              // inside the server's handler
-	SendLag        benchkit.Percentiles `json:"send_lag"`                 // how late the generator fired vs. the schedule
-	ResponseBytes  int                  `json:"response_bytes"`           // of the last successful response
-	ProcessCPU     float64              `json:"process_cpu_cores"`        // this process: server and load generator
-	ProcessWait    float64              `json:"process_runqueue_wait"`    // seconds per second its threads waited for a CPU
-	PostgresCPU    float64              `json:"postgres_cpu_cores"`       // the backends connected to the bench database
-	PostgresWait   float64              `json:"postgres_runqueue_wait"`   // seconds per second they waited for a CPU
-	OtherCPU       float64              `json:"other_cpu_cores"`          // every other process on the machine (should be ~0)
-	GCs            uint32               `json:"gc_cycles"`
-	GCPauseTotalMs float64              `json:"gc_pause_total_ms"`
-	AllocPerReqKB  float64              `json:"alloc_per_request_kb"` // whole process: server and load generator
-	SQLPerRequest  float64              `json:"sql_per_request"`
+	Name           string         `json:"name"`
+	RateAsked      float64        `json:"rate_asked"`
+	SendRate       float64        `json:"send_rate_achieved"`
+	Throughput     float64        `json:"throughput"` // responses/s, first send to last response
+	Duration       float64        `json:"duration_s"`
+	Requests       int            `json:"requests"`
+	OK             int            `json:"ok"`
+	Errors         int            `json:"errors"`
+	ErrorKinds     map[string]int `json:"error_kinds,omitempty"`
+	Verified       int            `json:"verified"`
+	Latency        Percentiles    `json:"latency"`                  // from the scheduled send time, successful requests
+	FromSend       Percentiles    `json:"latency_from_actual_send"` // what a closed-loop tool would report
+	ServerTime     Percentiles    `json:"server_time"`              // inside the server's handler
+	SendLag        Percentiles    `json:"send_lag"`                 // how late the generator fired vs. the schedule
+	ResponseBytes  int            `json:"response_bytes"`           // of the last successful response
+	ProcessCPU     float64        `json:"process_cpu_cores"`        // this process: server and load generator
+	ProcessWait    float64        `json:"process_runqueue_wait"`    // seconds per second its threads waited for a CPU
+	PostgresCPU    float64        `json:"postgres_cpu_cores"`       // the backends connected to the bench database
+	PostgresWait   float64        `json:"postgres_runqueue_wait"`   // seconds per second they waited for a CPU
+	OtherCPU       float64        `json:"other_cpu_cores"`          // every other process on the machine (should be ~0)
+	StolenCPU      float64        `json:"stolen_cpu_cores"`         // taken by the hypervisor for other guests (/proc/stat steal)
+	CPUPressure    float64        `json:"cpu_pressure_some_pct"`    // share of time some task waited for a CPU (/proc/pressure/cpu)
+	GCs            uint32         `json:"gc_cycles"`
+	GCPauseTotalMs float64        `json:"gc_pause_total_ms"`
+	AllocPerReqKB  float64        `json:"alloc_per_request_kb"` // whole process: server and load generator
+	SQLPerRequest  float64        `json:"sql_per_request"`
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -95,7 +102,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // whether or not earlier requests have answered (open loop), and measures
 // each latency from the time the request was scheduled to be sent, so a
 // stalled server shows up in the figures instead of slowing the generator.
-func (p *phase) run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
+// Run fires the phase's requests on schedule and measures them; sqlCounter,
+// if set, counts the SQL statements the server runs.
+func (p *Phase) Run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
 	n := int(p.Rate * p.Duration.Seconds())
 	lat := make([]time.Duration, n)      // from the scheduled time; 0: not completed or failed
 	fromSend := make([]time.Duration, n) // from the actual send
@@ -119,7 +128,7 @@ func (p *phase) run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
 	if p.Server != nil {
 		p.Server.rec.Store(srv)
 	}
-	before := snapshot(sqlCounter)
+	before := snapshot(sqlCounter, p.Database)
 	if p.OnStarted != nil {
 		p.OnStarted()
 	}
@@ -186,7 +195,7 @@ func (p *phase) run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
 	}
 	sendEnd := time.Now()
 	wg.Wait()
-	after := snapshot(sqlCounter)
+	after := snapshot(sqlCounter, p.Database)
 	if p.OnStopped != nil {
 		p.OnStopped()
 	}
@@ -204,17 +213,17 @@ func (p *phase) run(ctx context.Context, sqlCounter *atomic.Int64) PhaseResult {
 		}
 	}
 	r.OK = len(ok)
-	r.Latency = benchkit.Summarize(ok)
-	r.FromSend = benchkit.Summarize(okSend)
+	r.Latency = Summarize(ok)
+	r.FromSend = Summarize(okSend)
 	srv.mu.Lock()
-	r.ServerTime = benchkit.Summarize(srv.d)
+	r.ServerTime = Summarize(srv.d)
 	srv.mu.Unlock()
-	r.SendLag = benchkit.Summarize(lag)
+	r.SendLag = Summarize(lag)
 	if sent > 1 {
-		r.SendRate = benchkit.Round1(float64(sent-1) / sendEnd.Sub(start).Seconds())
+		r.SendRate = Round1(float64(sent-1) / sendEnd.Sub(start).Seconds())
 	}
 	if last := lastDone.Load(); last > 0 && r.OK > 0 {
-		r.Throughput = benchkit.Round1(float64(r.OK) / time.Unix(0, last).Sub(start).Seconds())
+		r.Throughput = Round1(float64(r.OK) / time.Unix(0, last).Sub(start).Seconds())
 	}
 	r.ResponseBytes = int(lastBytes.Load())
 	for _, b := range samples {
@@ -257,19 +266,22 @@ func errKind(err error) string {
 type usage struct {
 	at           time.Time
 	procCPU      time.Duration
-	self, pg     benchkit.Sched
+	self         Sched
+	pg           Sched // the database's backends, exited ones included (pgSampler)
 	all          map[string]int64
 	machine      float64 // busy CPU seconds from /proc/stat (tick-sampled, but includes exited processes)
+	steal        float64 // CPU seconds stolen by the hypervisor, from /proc/stat
+	pressure     int64   // µs some task waited for a CPU, from /proc/pressure/cpu
 	gc           uint32
 	pause        uint64
 	alloc        uint64
 	sqlStatement int64
 }
 
-func snapshot(sqlCounter *atomic.Int64) usage {
+func snapshot(sqlCounter *atomic.Int64, db string) usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: benchkit.SelfSched(), pg: benchkit.PostgresSched(benchDBName), all: benchkit.AllTasks(), machine: benchkit.MachineBusy()}
+	u := usage{at: time.Now(), gc: ms.NumGC, pause: ms.PauseTotalNs, alloc: ms.TotalAlloc, self: SelfSched(), pg: postgresTotal(db), all: AllTasks(), machine: MachineBusy(), steal: stealSeconds(), pressure: cpuPressure()}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		u.procCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -285,31 +297,31 @@ func (u usage) fill(r *PhaseResult, before usage, n int) {
 	r.ProcessCPU = math.Round((u.procCPU-before.procCPU).Seconds()/wall*100) / 100
 	per := func(ns int64) float64 { return math.Round(float64(ns)/1e9/wall*100) / 100 }
 	r.ProcessWait = per(u.self.Wait - before.self.Wait)
-	r.PostgresCPU = per(u.pg.Run - before.pg.Run)
-	r.PostgresWait = per(u.pg.Wait - before.pg.Wait)
+	pg := Sched{Run: u.pg.Run - before.pg.Run, Wait: u.pg.Wait - before.pg.Wait}
+	r.PostgresCPU = per(pg.Run)
+	r.PostgresWait = per(pg.Wait)
 	// Two estimates, each blind to something: per-thread times miss threads
 	// that exited during the phase (compilers, test binaries); /proc/stat
 	// is sampled on ticks and undercounts short bursts. Take the larger.
-	mine := (u.self.Run - before.self.Run) + (u.pg.Run - before.pg.Run)
-	byTask := per(max(benchkit.CPUSince(before.all, u.all)-mine, 0))
+	mine := (u.self.Run - before.self.Run) + pg.Run
+	byTask := per(max(CPUSince(before.all, u.all)-mine, 0))
 	byTick := 0.0
 	if u.machine > 0 {
 		byTick = max(math.Round(((u.machine-before.machine)-float64(mine)/1e9)/wall*100)/100, 0)
 	}
 	r.OtherCPU = max(byTask, byTick)
+	r.StolenCPU = math.Round((u.steal-before.steal)/wall*100) / 100
+	r.CPUPressure = math.Round(float64(u.pressure-before.pressure)/1e6/wall*1000) / 10
 	r.GCs = u.gc - before.gc
-	r.GCPauseTotalMs = benchkit.Ms(time.Duration(u.pause - before.pause))
+	r.GCPauseTotalMs = Ms(time.Duration(u.pause - before.pause))
 	if n > 0 {
-		r.AllocPerReqKB = benchkit.Round1(float64(u.alloc-before.alloc) / float64(n) / 1024)
-		r.SQLPerRequest = benchkit.Round1(float64(u.sqlStatement-before.sqlStatement) / float64(n))
+		r.AllocPerReqKB = Round1(float64(u.alloc-before.alloc) / float64(n) / 1024)
+		r.SQLPerRequest = Round1(float64(u.sqlStatement-before.sqlStatement) / float64(n))
 	}
 }
 
-// benchDBName is the database whose backends postgresSched sums.
-var benchDBName string
-
-// drain discards a response body so the connection is reused.
-func drain(resp *http.Response) {
+// Drain discards a response body so the connection is reused.
+func Drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
