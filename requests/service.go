@@ -436,7 +436,7 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 		}
 		oldStatus := r.Status
 		statusChanged := set(in.Status, "status", "required,oneof=open waiting_on_client resolved", &r.Status)
-		priorityChanged := set(in.Priority, "priority", "required,oneof=low normal high urgent", &r.Priority)
+		set(in.Priority, "priority", "required,oneof=low normal high urgent", &r.Priority) // re-evaluated below: targets follow the priority
 		set(in.Category, "category", "required,oneof=question incident feedback task", &r.Category)
 		if in.Subject.Set {
 			in.Subject.Value = strings.TrimSpace(in.Subject.Value)
@@ -471,7 +471,6 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 				}
 			}
 		}
-		_ = priorityChanged
 		if err := s.evaluate(ctx, tx, r, nil); err != nil {
 			return err
 		}
@@ -526,7 +525,7 @@ func (s *Store) Split(ctx context.Context, id string, in SplitInput) (*Request, 
 		}
 		subject := ""
 		for _, m := range msgs {
-			if m.Side == SideClientString {
+			if m.Side == string(SideClient) {
 				subject = subjectOf(m.Text)
 				break
 			}
@@ -554,9 +553,6 @@ func (s *Store) Split(ctx context.Context, id string, in SplitInput) (*Request, 
 	return &out, nil
 }
 
-// SideClientString is SideClient as stored.
-const SideClientString = string(SideClient)
-
 // refresh recounts what a request's messages imply (touches, who wrote
 // last, when) after messages moved in or out, then re-evaluates it.
 func (s *Store) refresh(ctx context.Context, tx *gorm.DB, r *requestRow) error {
@@ -570,7 +566,7 @@ func (s *Store) refresh(ctx context.Context, tx *gorm.DB, r *requestRow) error {
 		if m.Side == string(SideTeam) {
 			r.Touches++
 		}
-		r.AwaitingTeam = m.Side == SideClientString
+		r.AwaitingTeam = m.Side == string(SideClient)
 		r.LastMessageAt = &at
 	}
 	if len(msgs) > 0 && r.Channel == ChannelTelegram && msgs[0].at().Before(r.OpenedAt) {
@@ -615,7 +611,6 @@ func (s *Store) Merge(ctx context.Context, id string, in MergeInput) (*Request, 
 		if from.OpenedAt.Before(into.OpenedAt) {
 			into.OpenedAt = from.OpenedAt
 		}
-		into.Touches += 0
 		now := s.now()
 		if Status(from.Status) != StatusResolved {
 			if err := addStatus(ctx, tx, from.ID, StatusResolved, now); err != nil {
