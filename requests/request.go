@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -88,6 +89,8 @@ type requestRow struct {
 	ReopenCount      int
 	CSAT             *int       `gorm:"column:csat"`
 	CSATAskedAt      *time.Time `gorm:"column:csat_asked_at"`
+	QAScoreSum       int        `gorm:"column:qa_score_sum"` // the sum and number of its QA scores (AddReview keeps them)
+	QAReviews        int        `gorm:"column:qa_reviews"`
 	MergedIntoID     *string
 	Version          int
 	CreatedAt        time.Time
@@ -104,6 +107,10 @@ func (r *requestRow) view() Request {
 		ResolutionDue: r.ResolutionDue, DueAt: r.DueAt, FirstRespondedAt: r.FirstRespondedAt, ResolvedAt: r.ResolvedAt,
 		AwaitingTeam: r.AwaitingTeam, LastMessageAt: r.LastMessageAt, Touches: r.Touches, ReopenCount: r.ReopenCount,
 		CSAT: r.CSAT, MergedIntoID: r.MergedIntoID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version,
+	}
+	if r.QAReviews > 0 {
+		qa := math.Round(float64(r.QAScoreSum)/float64(r.QAReviews)*100) / 100
+		out.QA = &qa
 	}
 	out.Breached = []string{}
 	if len(r.Breached) > 0 {

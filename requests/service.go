@@ -72,40 +72,6 @@ type Filter struct {
 	DueBefore *time.Time
 }
 
-// listRow is a request with its average QA score. The row is a named field:
-// gorm cannot fill an embedded struct of an unexported type.
-type listRow struct {
-	Row requestRow `gorm:"embedded"`
-	QA  *float64   `gorm:"column:qa"`
-}
-
-func (r *listRow) view() Request {
-	v := r.Row.view()
-	v.QA = roundQA(r.QA)
-	return v
-}
-
-// withQA is a request's view with its average QA score.
-func withQA(ctx context.Context, tx *gorm.DB, r *requestRow) (Request, error) {
-	v := r.view()
-	var qa *float64
-	if err := tx.WithContext(ctx).Table("request_qa").Where("request_id = ?", r.ID).Select("AVG(score)").Scan(&qa).Error; err != nil {
-		return v, err
-	}
-	v.QA = roundQA(qa)
-	return v, nil
-}
-
-func roundQA(v *float64) *float64 {
-	if v == nil {
-		return nil
-	}
-	x := float64(int(*v*100+0.5)) / 100
-	return &x
-}
-
-const qaColumn = "(SELECT AVG(score) FROM request_qa WHERE request_qa.request_id = requests.id) AS qa"
-
 // List is the queue: requests sorted by the nearest due time (those with
 // nothing due last), then by id.
 func (s *Store) List(ctx context.Context, f Filter, p page.Request) (page.List[Request], error) {
@@ -140,9 +106,8 @@ func (s *Store) List(ctx context.Context, f Filter, p page.Request) (page.List[R
 			q = q.Where("(requests.due_at IS NULL OR requests.due_at > ? OR (requests.due_at = ? AND requests.id > ?))", due, due, keys[1])
 		}
 	}
-	var rows []listRow
-	err = q.Select("requests.*, " + qaColumn).
-		Order("requests.due_at NULLS LAST, requests.id").
+	var rows []requestRow
+	err = q.Order("requests.due_at NULLS LAST, requests.id").
 		Limit(p.Size() + 1).Find(&rows).Error
 	if err != nil {
 		return page.List[Request]{}, err
@@ -163,8 +128,8 @@ func (s *Store) List(ctx context.Context, f Filter, p page.Request) (page.List[R
 // OpenForAccount lists an account's unresolved requests, nearest due first,
 // for the account card.
 func OpenForAccount(ctx context.Context, tx *gorm.DB, accountID string) ([]Request, error) {
-	var rows []listRow
-	err := tx.WithContext(ctx).Model(&requestRow{}).Select("requests.*, "+qaColumn).
+	var rows []requestRow
+	err := tx.WithContext(ctx).
 		Where("account_id = ? AND status <> ? AND merged_into_id IS NULL", accountID, StatusResolved).
 		Order("requests.due_at NULLS LAST, requests.id").Limit(50).Find(&rows).Error
 	if err != nil {
@@ -242,12 +207,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Detail, error) {
 		return nil, err
 	}
 	db := s.db.WithContext(ctx)
-	var qa *float64
-	if err := db.Table("request_qa").Where("request_id = ?", id).Select("AVG(score)").Scan(&qa).Error; err != nil {
-		return nil, err
-	}
 	d := &Detail{Request: r.view(), Messages: []MessageRef{}, Clocks: []ClockView{}, Alerts: []Alert{}, Handovers: []Handover{}, Reviews: []Review{}}
-	d.QA = roundQA(qa)
 	var msgs []struct {
 		MessageRef
 		CreatedAt time.Time
@@ -413,10 +373,7 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 		if r.MergedIntoID != nil {
 			return keycare.Errorf(keycare.ECONFLICT, "the request was merged into %s", *r.MergedIntoID)
 		}
-		before, err := withQA(ctx, tx, r)
-		if err != nil {
-			return err
-		}
+		before := r.view()
 		var v keycare.Validation
 		set := func(o keycare.Optional[string], field, rule string, dst *string) bool {
 			if !o.Set {
@@ -474,9 +431,7 @@ func (s *Store) Update(ctx context.Context, id string, in RequestUpdate, ifVersi
 		if err := s.evaluate(ctx, tx, r, nil); err != nil {
 			return err
 		}
-		if out, err = withQA(ctx, tx, r); err != nil {
-			return err
-		}
+		out = r.view()
 		return recordAudit(ctx, tx, "request.update", r.ID, before, out)
 	})
 	if err != nil {
@@ -629,9 +584,7 @@ func (s *Store) Merge(ctx context.Context, id string, in MergeInput) (*Request, 
 		if err := s.refresh(ctx, tx, into); err != nil {
 			return err
 		}
-		if out, err = withQA(ctx, tx, into); err != nil {
-			return err
-		}
+		out = into.view()
 		return recordAudit(ctx, tx, "request.merge", from.ID, nil, map[string]any{"merged_into_id": into.ID})
 	})
 	if err != nil {
@@ -662,7 +615,12 @@ func (s *Store) AddReview(ctx context.Context, id string, in QAInput) (*Review, 
 			return err
 		}
 		out = Review{ID: row.ID, ReviewerID: row.ReviewerID, Score: row.Score, Comment: row.Comment, CreatedAt: row.CreatedAt}
-		if err := tx.Model(&requestRow{}).Where("id = ?", id).Updates(map[string]any{"version": gorm.Expr("version + 1"), "updated_at": row.CreatedAt}).Error; err != nil {
+		if err := tx.Model(&requestRow{}).Where("id = ?", id).Updates(map[string]any{
+			"qa_score_sum": gorm.Expr("qa_score_sum + ?", row.Score),
+			"qa_reviews":   gorm.Expr("qa_reviews + 1"),
+			"version":      gorm.Expr("version + 1"),
+			"updated_at":   row.CreatedAt,
+		}).Error; err != nil {
 			return err
 		}
 		return recordAudit(ctx, tx, "request.qa", id, nil, out)

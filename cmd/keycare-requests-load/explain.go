@@ -30,6 +30,9 @@ type recPool struct {
 type capturedQuery struct {
 	SQL  string
 	Args []any
+	// Settings are set on the EXPLAIN's connection first (and reset after),
+	// as the code under test sets them in its transaction.
+	Settings map[string]string
 }
 
 func (p *recPool) record(q string, args []any) {
@@ -105,6 +108,13 @@ func explain(ctx context.Context, db *sql.DB, name string, q capturedQuery, runs
 		return r
 	}
 	defer conn.Close()
+	for name, value := range q.Settings {
+		if _, err := conn.ExecContext(ctx, "SET "+name+" = "+value); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "RESET "+name) }()
+	}
 
 	// Unnamed statement: planned with these arguments.
 	var execs, plans []time.Duration

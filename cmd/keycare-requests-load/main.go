@@ -471,28 +471,40 @@ func explainAll(ctx context.Context, db *database.DB, ds *dataset, o options) []
 	now := time.Now().UTC()
 	type job struct {
 		name string
-		call func() error
+		call func() error                        // the queue: its SQL is captured as it is sent
+		sql  func() ([]metrics.Statement, error) // the metrics: the statements Support sends
+	}
+	metricsSQL := func(groupBy string) func() ([]metrics.Statement, error) {
+		return func() ([]metrics.Statement, error) {
+			return metrics.Statements(db.Gorm, metrics.Query{From: now.AddDate(0, 0, -o.MetricsDays), To: now, GroupBy: groupBy})
+		}
 	}
 	jobs := []job{
-		{fmt.Sprintf("queue owner=me&status=open (manager with the most open: %d)", ds.OpenOf[mgr]), func() error {
+		{name: fmt.Sprintf("queue owner=me&status=open (manager with the most open: %d)", ds.OpenOf[mgr]), call: func() error {
 			_, err := store.List(as(mgr, keycare.RoleManager), requests.Filter{OwnerID: mgr, Statuses: []requests.Status{requests.StatusOpen}}, page.Request{})
 			return err
 		}},
-		{"queue breached=true (lead)", func() error {
+		{name: "queue breached=true (lead)", call: func() error {
 			_, err := store.List(as(lead, keycare.RoleLead), requests.Filter{Breached: &yes}, page.Request{})
 			return err
 		}},
-		{fmt.Sprintf("metrics %d days (admin)", o.MetricsDays), func() error {
-			_, err := metrics.Support(as(admin, keycare.RoleAdmin), rdb.Gorm, metrics.Query{From: now.AddDate(0, 0, -o.MetricsDays), To: now})
-			return err
-		}},
-		{fmt.Sprintf("metrics %d days group_by=manager (admin)", o.MetricsDays), func() error {
-			_, err := metrics.Support(as(admin, keycare.RoleAdmin), rdb.Gorm, metrics.Query{From: now.AddDate(0, 0, -o.MetricsDays), To: now, GroupBy: metrics.GroupManager})
-			return err
-		}},
+		{name: fmt.Sprintf("metrics %d days (admin)", o.MetricsDays), sql: metricsSQL(metrics.GroupNone)},
+		{name: fmt.Sprintf("metrics %d days group_by=manager (admin)", o.MetricsDays), sql: metricsSQL(metrics.GroupManager)},
 	}
 	var out []ExplainResult
 	for _, j := range jobs {
+		if j.sql != nil {
+			stmts, err := j.sql()
+			if err != nil {
+				out = append(out, ExplainResult{Name: j.name, Error: err.Error()})
+			}
+			for _, st := range stmts {
+				// Support's transactions run no parallel workers (see metrics.beginPostgres).
+				q := capturedQuery{SQL: st.SQL, Args: st.Args, Settings: map[string]string{"max_parallel_workers_per_gather": "0"}}
+				out = append(out, explain(ctx, db.SQL, j.name+": "+st.Name, q, o.ExplainRuns))
+			}
+			continue
+		}
 		pool.take()
 		if err := j.call(); err != nil {
 			out = append(out, ExplainResult{Name: j.name, Error: err.Error()})

@@ -325,6 +325,10 @@ SELECT ` + uuid7("q.at") + `, r.id, (SELECT id FROM users WHERE role = 'lead' LI
 FROM req r
 CROSS JOIN LATERAL (SELECT least(r.opened_at + make_interval(secs => r.res_el) + interval '1 day', {{now}}) AS at) q
 WHERE r.status = 'resolved' AND r.u_qa < 0.0526`},
+	{"requests: their QA scores' sum and count (as the requests store keeps them)", `
+UPDATE requests r SET qa_score_sum = q.score_sum, qa_reviews = q.reviews
+FROM (SELECT request_id, SUM(score) AS score_sum, COUNT(*) AS reviews FROM request_qa GROUP BY request_id) q
+WHERE q.request_id = r.id`},
 	// Messages: the client opens, the team answers (the first reply is
 	// when the first-response clock stopped), then the sides alternate up
 	// to the last message; an unanswered request has only client messages.

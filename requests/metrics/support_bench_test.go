@@ -86,6 +86,9 @@ var seedLoadSQL = []string{
 	`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at)
 	 SELECT md5('qa' || i)::uuid::text, id, md5('usr1')::uuid::text, {score}, opened_at
 	 FROM seed WHERE {reviewed}`,
+	`UPDATE requests r SET qa_score_sum = q.score_sum, qa_reviews = q.reviews
+	 FROM (SELECT request_id, SUM(score) AS score_sum, COUNT(*) AS reviews FROM request_qa GROUP BY request_id) q
+	 WHERE q.request_id = r.id`,
 }
 
 // afterSeedSQL runs on PostgreSQL outside the seeding transaction.
@@ -144,6 +147,8 @@ var seedLoadSQLite = []string{
 	 SELECT printf('%08x-0000-7000-8004-%012d', i * 2654435761 % 4294967296, i), id,
 	        printf('%08x-0000-7000-8001-%012d', 2654435761, 1), {score}, opened_at
 	 FROM seed WHERE {reviewed}`,
+	`UPDATE requests SET qa_score_sum = (SELECT COALESCE(SUM(score), 0) FROM request_qa WHERE request_qa.request_id = requests.id),
+	                     qa_reviews = (SELECT COUNT(*) FROM request_qa WHERE request_qa.request_id = requests.id)`,
 	`DROP TABLE seed`,
 }
 

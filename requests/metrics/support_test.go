@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -163,6 +162,7 @@ func seed(t testing.TB, db *gorm.DB) {
 		exec(`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at) VALUES (?, ?, 'usr_lena', ?, ?)`,
 			"qa"+string(rune('0'+i)), q.request, q.score, now)
 	}
+	syncQA(exec)
 }
 
 func f(v float64) *float64 { return &v }
@@ -366,11 +366,19 @@ func TestSupportInvalid(t *testing.T) {
 // every at sign must start a known parameter that ends where gorm expects,
 // and no question mark may appear.
 func TestSupportSQLParameters(t *testing.T) {
-	known := map[string]bool{"from": true, "to": true, "group_by": true, "owner_id": true}
+	known := map[string]bool{"from": true, "to": true, "owner_id": true}
 	param := regexp.MustCompile(`@([a-z_]+)([ ,)\n]|$)`)
-	for dialect, variants := range supportSQLFor {
-		for _, text := range variants {
-			checkSQLText(t, dialect, text, known, param)
+	for _, dialect := range []string{"postgres", "sqlite"} {
+		for _, groupBy := range []string{GroupNone, GroupManager, GroupAccount, GroupDay} {
+			for _, owner := range []string{"", "usr_anna"} {
+				byName, err := texts(dialect, Query{GroupBy: groupBy, OwnerID: owner})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, text := range byName {
+					checkSQLText(t, dialect+" "+groupBy+" "+name, text, known, param)
+				}
+			}
 		}
 	}
 }
@@ -552,6 +560,7 @@ func (d *testData) insert(t *testing.T, db *gorm.DB) {
 		exec(`INSERT INTO request_qa (id, request_id, reviewer_id, score, created_at) VALUES (?, ?, 'usr_lena', ?, ?)`,
 			fmt.Sprintf("qa_%03d", i), q.request, q.score, from)
 	}
+	syncQA(exec)
 }
 
 // report computes what Support should answer, the obvious way.
@@ -627,7 +636,7 @@ func (d *testData) report(q Query) *Report {
 		if n == 0 {
 			return nil
 		}
-		return rounded(sql.NullFloat64{Float64: float64(sum) / float64(n), Valid: true})
+		return rounded(float64(sum) / float64(n))
 	}
 	percentile := func(v []float64, p float64) *float64 {
 		if len(v) == 0 {
@@ -637,7 +646,7 @@ func (d *testData) report(q Query) *Report {
 		pos := p * float64(len(s)-1)
 		lo := int(math.Floor(pos))
 		hi := min(lo+1, len(s)-1)
-		return rounded(sql.NullFloat64{Float64: s[lo] + (pos-float64(lo))*(s[hi]-s[lo]), Valid: true})
+		return rounded(s[lo] + (pos-float64(lo))*(s[hi]-s[lo]))
 	}
 	row := func(key, name string, a *acc) Row {
 		dur := func(clock string) Durations {
@@ -671,4 +680,11 @@ func (d *testData) report(q Query) *Report {
 func syncClocks(exec func(string, ...any)) {
 	exec(`UPDATE request_clocks SET opened_at = (SELECT opened_at FROM requests WHERE requests.id = request_clocks.request_id), account_id = (SELECT account_id FROM requests WHERE requests.id = request_clocks.request_id), owner_id = (SELECT owner_id FROM requests WHERE requests.id = request_clocks.request_id)`)
 	exec(`DELETE FROM request_clocks WHERE request_id IN (SELECT id FROM requests WHERE merged_into_id IS NOT NULL)`)
+}
+
+// syncQA does what the requests store does when it adds a review: keep the
+// sum and the number of each request's QA scores on the request.
+func syncQA(exec func(string, ...any)) {
+	exec(`UPDATE requests SET qa_score_sum = (SELECT COALESCE(SUM(score), 0) FROM request_qa WHERE request_qa.request_id = requests.id),
+	                          qa_reviews = (SELECT COUNT(*) FROM request_qa WHERE request_qa.request_id = requests.id)`)
 }
