@@ -492,3 +492,47 @@ func TestQueueOrderAndCursor(t *testing.T) {
 		}
 	})
 }
+
+// QA reviews: the request carries the average of its scores (kept on the
+// request as the reviews are added) wherever it is shown.
+func TestQAReviewsAverage(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		f.post(chats.SideClient, "The export is empty")
+		r := f.current()
+		d, err := f.s.Get(f.ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.QA != nil {
+			t.Fatalf("QA before any review: %v", *d.QA)
+		}
+		lead := keycare.WithActor(f.ctx, keycare.Actor{Kind: keycare.ActorUser, UserID: f.lead.ID, Role: keycare.RoleLead})
+		for _, score := range []int{4, 5, 5} {
+			if _, err := f.s.AddReview(lead, r.ID, QAInput{Score: score}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := 4.67 // (4 + 5 + 5) / 3, rounded to 2 decimals
+		if d, err = f.s.Get(f.ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d.QA == nil || *d.QA != want || len(d.Reviews) != 3 {
+			t.Errorf("detail: QA %v, %d reviews", d.QA, len(d.Reviews))
+		}
+		list, err := f.s.List(f.ctx, Filter{AccountID: f.account}, page.Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) != 1 || list.Items[0].QA == nil || *list.Items[0].QA != want {
+			t.Errorf("queue: %+v", list.Items)
+		}
+		open, err := OpenForAccount(f.ctx, db.Gorm, f.account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) != 1 || open[0].QA == nil || *open[0].QA != want {
+			t.Errorf("card: %+v", open)
+		}
+	})
+}

@@ -3,11 +3,13 @@
 // and QA over the requests opened in a period, in total and per manager,
 // account or day.
 //
-// Everything is aggregated by the database, in one statement: the same SQL on
-// PostgreSQL and SQLite but for the percentiles, which SQLite has no
-// percentile_cont for. Go only validates the query, reads one row per group
-// and turns counts into percentages. One statement also means one snapshot:
-// the groups, clocks and reviews always agree.
+// Everything is aggregated by the database, in three statements (the
+// requests, the clocks per group, the clocks in total; see support.go) that
+// read one snapshot, so the groups, clocks and reviews always agree. The
+// clock statements differ per database, since SQLite has no percentile_cont.
+// Go only validates the query, reads a row per group and kind of clock, adds
+// up the groups' counts for the total and turns counts into averages and
+// percentages.
 package metrics
 
 import "time"

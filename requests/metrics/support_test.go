@@ -688,3 +688,58 @@ func syncQA(exec func(string, ...any)) {
 	exec(`UPDATE requests SET qa_score_sum = (SELECT COALESCE(SUM(score), 0) FROM request_qa WHERE request_qa.request_id = requests.id),
 	                          qa_reviews = (SELECT COUNT(*) FROM request_qa WHERE request_qa.request_id = requests.id)`)
 }
+
+// TestSupportReadsOneSnapshot reports by manager while requests and their
+// clocks keep arriving. On PostgreSQL the group clocks and the total clocks
+// are read on two connections at once; sharing one snapshot, the groups'
+// counts always add up to the total's.
+func TestSupportReadsOneSnapshot(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		seedPeople(t, db.Gorm)
+		ctx, stop := context.WithCancel(context.Background())
+		written := make(chan error, 1)
+		go func() {
+			defer close(written)
+			owners := []string{"usr_anna", "usr_boris", "usr_lena"}
+			for i := 0; ctx.Err() == nil; i++ {
+				opened := from.Add(time.Duration(i) * time.Minute)
+				id := fmt.Sprintf("req_%05d", i)
+				err := db.Gorm.Transaction(func(tx *gorm.DB) error {
+					if err := tx.Exec(`INSERT INTO requests (id, account_id, owner_id, channel, priority, category, status,
+							opened_at, touches, created_at, updated_at)
+						VALUES (?, 'acc_acme', ?, 'telegram', 'normal', 'question', 'open', ?, 1, ?, ?)`,
+						id, owners[i%3], opened, opened, opened).Error; err != nil {
+						return err
+					}
+					return tx.Exec(`INSERT INTO request_clocks (request_id, clock, started_at, stopped_at, elapsed_seconds, target_seconds,
+							breached, opened_at, account_id, owner_id)
+						VALUES (?, 'first_response', ?, ?, ?, 900, false, ?, 'acc_acme', ?)`,
+						id, opened, opened.Add(time.Minute), 60+i, opened, owners[i%3]).Error
+				})
+				if err != nil {
+					written <- err
+					return
+				}
+			}
+		}()
+		for range 40 {
+			r, err := Support(context.Background(), db.Gorm, Query{From: from, To: to, GroupBy: GroupManager})
+			if err != nil {
+				t.Fatal(err)
+			}
+			requests, clocks := 0, 0
+			for _, g := range r.Groups {
+				requests += g.Requests
+				clocks += g.FirstResponse.Count
+			}
+			if requests != r.Total.Requests || clocks != r.Total.FirstResponse.Count || clocks != requests {
+				t.Fatalf("groups: %d requests, %d clocks; total: %d requests, %d clocks",
+					requests, clocks, r.Total.Requests, r.Total.FirstResponse.Count)
+			}
+		}
+		stop()
+		if err := <-written; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
