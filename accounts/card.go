@@ -45,14 +45,23 @@ type Card struct {
 const CardRevenueMonths = 12
 
 // Card returns the account card: the account, owner and backup, contacts,
-// active services, pinned notes and the last 12 months of revenue.
-// The chat, open requests, Jira links and health join it as those parts land.
+// active services, pinned notes, the last 12 months of revenue, the chat and
+// the open requests. Jira links and health join it as those parts land.
 func (s *Store) Card(ctx context.Context, id string) (*Card, error) {
-	actor := keycare.ActorFrom(ctx)
 	a, err := s.Account(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	return s.CardOf(ctx, a)
+}
+
+// CardOf is Card for an account the caller has already read (and so may
+// see): the API's authorization reads it to check it is visible, and the
+// card does not read it a second time.
+func (s *Store) CardOf(ctx context.Context, a *Account) (*Card, error) {
+	actor := keycare.ActorFrom(ctx)
+	id := a.ID
+	var err error
 	db := s.db.WithContext(ctx)
 	c := &Card{Account: *a, Services: []Service{}, Revenue: []RevenueEntry{}, OpenRequests: []requests.Request{}, JiraIssues: []any{}}
 

@@ -169,7 +169,7 @@ func (s *Server) createAccount(c echo.Context) error {
 }
 
 func (s *Server) getCard(c echo.Context) error {
-	card, err := s.deps.Accounts.Card(c.Request().Context(), c.Param("id"))
+	card, err := s.deps.Accounts.CardOf(c.Request().Context(), c.Get(visibleAccount).(*accounts.Account))
 	if err != nil {
 		return err
 	}

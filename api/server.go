@@ -260,9 +260,13 @@ func (s *Server) authorize(r rule) echo.MiddlewareFunc {
 			}
 			switch r.scope {
 			case scopeAccount:
-				if err := s.deps.Accounts.CanSee(ctx, c.Param("id")); err != nil {
+				// Read whole, so a handler that needs it (the card) takes it
+				// from here rather than reading it again.
+				a, err := s.deps.Accounts.Account(ctx, c.Param("id"))
+				if err != nil {
 					return err
 				}
+				c.Set(visibleAccount, a)
 			case scopeNote:
 				if _, err := s.deps.Accounts.Note(ctx, c.Param("nid")); err != nil {
 					return err
@@ -276,6 +280,10 @@ func (s *Server) authorize(r rule) echo.MiddlewareFunc {
 		}
 	}
 }
+
+// visibleAccount is the echo context key of the account an account-scoped
+// route's authorization read (an *accounts.Account).
+const visibleAccount = "account"
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
