@@ -234,3 +234,69 @@ func TestRequestLifecycleThroughTelegram(t *testing.T) {
 		}
 	})
 }
+
+// A warning and a breach fall due while Keycare is down. Their job is in the
+// database, so after the restart both are raised, each once and within 5 s
+// of the start, and delivered.
+func TestAlertsSurviveRestart(t *testing.T) {
+	each(t, func(t *testing.T, dialect string) {
+		const secret = "webhook-secret"
+		sink, url := newWebhookSink(t, secret)
+		s := start(t, dialect, func(c *Config) { c.AlertWebhookURL, c.AlertWebhookSecret = url, secret })
+		// Resolution within 3 s: the warning (75 %) is due at 2.25 s, the breach at 3 s.
+		s.must(201, "POST", "/api/v1/sla-policies", s.admin, map[string]any{
+			"name": "Fast", "default_for": []string{"key"},
+			"targets": map[string]any{"normal": map[string]int{"first_response": 600, "follow_up": 600, "resolution": 3}},
+		})
+		anna, _ := s.member("Anna", "manager")
+		acc := s.must(201, "POST", "/api/v1/accounts", s.admin, map[string]any{"name": "Acme", "currency": "EUR", "tier": "key", "owner_id": anna})["id"].(string)
+		req := s.must(201, "POST", "/api/v1/requests", s.admin, map[string]any{"account_id": acc, "channel": "phone", "subject": "The export is empty"})
+		if req["resolution_due"] == nil {
+			t.Fatalf("no resolution due: %v", req)
+		}
+		cfg := s.main.Config
+		if err := s.main.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second) // Keycare is down while both fall due
+		if got := sink.events(); len(got) != 0 {
+			t.Fatalf("alerts while Keycare was down: %v", got)
+		}
+
+		m := &Main{Config: cfg, Log: s.main.Log, Stdout: io.Discard}
+		started := time.Now()
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close() })
+		eventually(t, "the breach after the restart", func() bool {
+			for _, e := range sink.events() {
+				if e == "sla.breach resolution" {
+					return true
+				}
+			}
+			return false
+		})
+		d := time.Since(started)
+		if d > 5*time.Second {
+			t.Errorf("the breach came %v after the start", d)
+		}
+		t.Logf("the breach came %v after the start", d)
+		time.Sleep(2 * time.Second) // give a duplicate the chance to appear: none may
+		got := map[string]int{}
+		for _, e := range sink.events() {
+			got[e]++
+		}
+		if got["sla.warning resolution"] != 1 || got["sla.breach resolution"] != 1 || len(got) != 2 {
+			t.Errorf("webhook alerts: %v", got)
+		}
+		s.main, s.base = m, "http://"+m.Addr()
+		r := s.must(200, "GET", "/api/v1/requests/"+req["id"].(string), s.admin, nil)
+		if b, _ := r["breached"].([]any); len(b) != 1 || b[0] != "resolution" {
+			t.Errorf("breached: %v", r["breached"])
+		}
+		if a, _ := r["alerts"].([]any); len(a) != 2 {
+			t.Errorf("alerts recorded: %v", r["alerts"])
+		}
+	})
+}
