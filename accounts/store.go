@@ -44,8 +44,10 @@ func visible(q *gorm.DB, a keycare.Actor) *gorm.DB {
 	return q.Where("1 = 0") // viewer: revenue health and metrics only
 }
 
-// CanSee returns ENOTFOUND unless the actor in ctx may see the account. It is
-// the one object-level check every account-scoped route goes through.
+// CanSee returns ENOTFOUND unless the actor in ctx may see the account: the
+// check of the stores' own operations on an account's contacts and notes.
+// (The API's account-scoped routes read the account with Account, which
+// applies the same rule, and hand it on.)
 func (s *Store) CanSee(ctx context.Context, accountID string) error {
 	return canSee(ctx, s.db, accountID)
 }

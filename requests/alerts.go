@@ -242,10 +242,17 @@ func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error
 
 // lockedRow loads a request for update (FOR UPDATE on PostgreSQL).
 func lockedRow(ctx context.Context, tx *gorm.DB, id string) (*requestRow, error) {
-	if tx.Dialector.Name() == "postgres" {
-		tx = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	return getRow(ctx, forUpdate(tx), id)
+}
+
+// forUpdate is q locking the rows it reads until the transaction ends, on
+// PostgreSQL. SQLite has no row locks and needs none: it runs one
+// transaction at a time.
+func forUpdate(q *gorm.DB) *gorm.DB {
+	if q.Dialector.Name() == "postgres" {
+		return q.Clauses(lockClause)
 	}
-	return getRow(ctx, tx, id)
+	return q
 }
 
 // notifyWorker runs NotifyArgs jobs.

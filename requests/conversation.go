@@ -73,20 +73,27 @@ func touchRequests(ctx context.Context, tx *gorm.DB, touched map[string]time.Tim
 // currentRequests finds, per account, the open (or waiting) Telegram
 // request new messages join: the most recently opened one. One query for
 // the whole batch.
+//
+// On PostgreSQL the rows are locked (FOR UPDATE) until the batch commits:
+// the batch saves them whole, and a handover, a PATCH or a QA review
+// committed in between would otherwise be overwritten. They are locked in
+// id order, as every other transaction that locks several requests does,
+// so that two such transactions cannot deadlock.
 func currentRequests(ctx context.Context, tx *gorm.DB, accountIDs []string) (map[string]*requestRow, error) {
 	out := map[string]*requestRow{}
 	if len(accountIDs) == 0 {
 		return out, nil
 	}
 	var rows []requestRow
-	err := tx.WithContext(ctx).Where("account_id IN ? AND status <> ? AND channel = ? AND merged_into_id IS NULL", accountIDs, StatusResolved, ChannelTelegram).
-		Order("opened_at DESC, id DESC").Find(&rows).Error
+	err := forUpdate(tx.WithContext(ctx)).Where("account_id IN ? AND status <> ? AND channel = ? AND merged_into_id IS NULL", accountIDs, StatusResolved, ChannelTelegram).
+		Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, err
 	}
 	for i := range rows {
-		if _, ok := out[rows[i].AccountID]; !ok {
-			out[rows[i].AccountID] = &rows[i]
+		r := &rows[i]
+		if cur, ok := out[r.AccountID]; !ok || r.OpenedAt.After(cur.OpenedAt) || r.OpenedAt.Equal(cur.OpenedAt) && r.ID > cur.ID {
+			out[r.AccountID] = r
 		}
 	}
 	return out, nil
@@ -202,7 +209,7 @@ func (c *conversation) team(m chats.StoredMessage) (string, error) {
 // lastResolved is the account's most recently resolved Telegram request.
 func (c *conversation) lastResolved() (*requestRow, error) {
 	var rows []requestRow
-	err := c.tx.WithContext(c.ctx).Where("account_id = ? AND status = ? AND channel = ? AND merged_into_id IS NULL", c.account, StatusResolved, ChannelTelegram).
+	err := forUpdate(c.tx.WithContext(c.ctx)).Where("account_id = ? AND status = ? AND channel = ? AND merged_into_id IS NULL", c.account, StatusResolved, ChannelTelegram).
 		Order("resolved_at DESC, id DESC").Limit(1).Find(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, err

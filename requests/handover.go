@@ -199,7 +199,9 @@ func (s *Store) AcceptHandover(ctx context.Context, id string) (*Handover, error
 			return keycare.Errorf(keycare.ECONFLICT, "the handover was accepted meanwhile")
 		}
 		var moved []string
-		if err := tx.Model(&requestRow{}).Where("id IN ? AND status <> ? AND merged_into_id IS NULL", ids, StatusResolved).Pluck("id", &moved).Error; err != nil {
+		// Locked in id order (see currentRequests) before they are updated.
+		if err := forUpdate(tx.Model(&requestRow{})).Where("id IN ? AND status <> ? AND merged_into_id IS NULL", ids, StatusResolved).
+			Order("id").Pluck("id", &moved).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&requestRow{}).Where("id IN ?", moved).
@@ -225,11 +227,7 @@ func getHandover(ctx context.Context, tx *gorm.DB, id string) (*handoverRow, err
 		return nil, errHandoverNotFound
 	}
 	var r handoverRow
-	q := tx.WithContext(ctx)
-	if tx.Dialector.Name() == "postgres" {
-		q = q.Clauses(lockClause)
-	}
-	err := q.Where("id = ?", id).Take(&r).Error
+	err := forUpdate(tx.WithContext(ctx)).Where("id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, errHandoverNotFound
 	}

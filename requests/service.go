@@ -35,10 +35,7 @@ func visibleRow(ctx context.Context, tx *gorm.DB, id string) (*requestRow, error
 		return nil, errNotFound
 	}
 	var rows []requestRow
-	q := visible(tx.WithContext(ctx).Model(&requestRow{}).Where("requests.id = ?", id), keycare.ActorFrom(ctx))
-	if tx.Dialector.Name() == "postgres" {
-		q = q.Clauses(lockClause)
-	}
+	q := forUpdate(visible(tx.WithContext(ctx).Model(&requestRow{}).Where("requests.id = ?", id), keycare.ActorFrom(ctx)))
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
@@ -546,12 +543,22 @@ func (s *Store) Merge(ctx context.Context, id string, in MergeInput) (*Request, 
 	}
 	var out Request
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		from, err := visibleRow(ctx, tx, id)
-		if err != nil {
-			return err
+		// Both are locked, in id order (see currentRequests).
+		var from, into *requestRow
+		var errFrom, errInto error
+		if id < in.Into {
+			from, errFrom = visibleRow(ctx, tx, id)
+			if errFrom == nil {
+				into, errInto = visibleRow(ctx, tx, in.Into)
+			}
+		} else {
+			into, errInto = visibleRow(ctx, tx, in.Into)
+			from, errFrom = visibleRow(ctx, tx, id)
 		}
-		into, err := visibleRow(ctx, tx, in.Into)
-		if err != nil {
+		if errFrom != nil {
+			return errFrom
+		}
+		if errInto != nil {
 			return keycare.Invalid("into", "no such request")
 		}
 		if into.AccountID != from.AccountID {

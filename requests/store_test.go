@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -533,6 +534,51 @@ func TestQAReviewsAverage(t *testing.T) {
 		}
 		if len(open) != 1 || open[0].QA == nil || *open[0].QA != want {
 			t.Errorf("card: %+v", open)
+		}
+	})
+}
+
+// Reviews added while the client's messages keep arriving are never lost:
+// a batch of messages saves its requests whole, so it locks them first.
+func TestReviewsSurviveConcurrentMessages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		f := newFixture(t, db)
+		f.post(chats.SideClient, "The export is empty")
+		r := f.current()
+		lead := keycare.WithActor(f.ctx, keycare.Actor{Kind: keycare.ActorUser, UserID: f.lead.ID, Role: keycare.RoleLead})
+		// The reviews run beside the messages, so the store's clock is read
+		// from two goroutines: an atomic one, moved a minute per message.
+		var elapsed atomic.Int64
+		f.s.Now = func() time.Time { return t0.Add(time.Duration(elapsed.Load())) }
+		const reviews = 40
+		reviewed := make(chan error, 1)
+		go func() {
+			for i := range reviews {
+				if _, err := f.s.AddReview(lead, r.ID, QAInput{Score: 1 + i%5}); err != nil {
+					reviewed <- err
+					return
+				}
+			}
+			reviewed <- nil
+		}()
+		for i := range reviews {
+			side := chats.SideClient
+			if i%2 == 1 {
+				side = chats.SideTeam
+			}
+			f.now = f.now.Add(time.Minute)
+			elapsed.Store(int64(f.now.Sub(t0)))
+			f.post(side, fmt.Sprintf("message %d", i))
+		}
+		if err := <-reviewed; err != nil {
+			t.Fatal(err)
+		}
+		got, err := getRow(f.ctx, db.Gorm, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.QAReviews != reviews || got.QAScoreSum != 3*reviews {
+			t.Errorf("the request counts %d reviews summing to %d; %d were added, summing to %d", got.QAReviews, got.QAScoreSum, reviews, 3*reviews)
 		}
 	})
 }

@@ -472,7 +472,7 @@ type Breakdown struct {
 	Calls          int     `json:"calls"`
 	HTTPCardMs     float64 `json:"http_card_p50_ms"`     // whole request over loopback
 	AuthenticateMs float64 `json:"authenticate_p50_ms"`  // team.Authenticate: token → user (1 SQL)
-	CanSeeMs       float64 `json:"authorize_p50_ms"`     // authorize reads the account (1 SQL)
+	AuthorizeMs    float64 `json:"authorize_p50_ms"`     // authorize reads the account (1 SQL)
 	CardMs         float64 `json:"card_p50_ms"`          // accounts.Store.Card
 	EncodeMs       float64 `json:"json_encode_p50_ms"`   // encoding/json of the card, as echo's c.JSON
 	SQLRoundTripMs float64 `json:"sql_roundtrip_p50_ms"` // SELECT 1 through the same pool
@@ -494,7 +494,7 @@ func breakdown(ctx context.Context, n int, ds *dataset, token func(int) string, 
 	client *http.Client, cardReq func(int, *rand.Rand) *http.Request, trace *sqlTrace, sqlDB *sql.DB) (*Breakdown, error) {
 	sqlCount := &trace.n
 	rng := rand.New(rand.NewPCG(7, 7))
-	var tHTTP, tAuth, tSee, tCard, tEnc, tPing []time.Duration
+	var tHTTP, tAuth, tAuthorize, tCard, tEnc, tPing []time.Duration
 	b := &Breakdown{Calls: n}
 	var sqlHTTP, sqlCard int64
 	for k := 0; k < n && ctx.Err() == nil; k++ {
@@ -526,7 +526,7 @@ func breakdown(ctx context.Context, n int, ds *dataset, token func(int) string, 
 		if err != nil {
 			return nil, err
 		}
-		tSee = append(tSee, time.Since(t))
+		tAuthorize = append(tAuthorize, time.Since(t))
 
 		c0 = sqlCount.Load()
 		t = time.Now()
@@ -556,7 +556,7 @@ func breakdown(ctx context.Context, n int, ds *dataset, token func(int) string, 
 		tPing = append(tPing, time.Since(t))
 	}
 	med := func(d []time.Duration) float64 { return benchkit.Summarize(d).P50 }
-	b.HTTPCardMs, b.AuthenticateMs, b.CanSeeMs, b.CardMs, b.EncodeMs, b.SQLRoundTripMs = med(tHTTP), med(tAuth), med(tSee), med(tCard), med(tEnc), med(tPing)
+	b.HTTPCardMs, b.AuthenticateMs, b.AuthorizeMs, b.CardMs, b.EncodeMs, b.SQLRoundTripMs = med(tHTTP), med(tAuth), med(tAuthorize), med(tCard), med(tEnc), med(tPing)
 	b.SQLPerCard = benchkit.Round1(float64(sqlHTTP) / float64(n))
 	b.SQLInCard = benchkit.Round1(float64(sqlCard) / float64(n))
 	trace.mu.Lock()
@@ -653,7 +653,7 @@ func (r *Report) print(w io.Writer) {
 		p("  unloaded card, one call at a time (median of %d):", b.Calls)
 		p("    whole HTTP request      %s  (%.1f SQL statements, %d B)", benchkit.FmtMs(b.HTTPCardMs), b.SQLPerCard, b.CardBytes)
 		p("    authenticate (token)    %s", benchkit.FmtMs(b.AuthenticateMs))
-		p("    authorize (the account) %s", benchkit.FmtMs(b.CanSeeMs))
+		p("    authorize (the account) %s", benchkit.FmtMs(b.AuthorizeMs))
 		p("    Store.Card              %s  (%.1f SQL statements)", benchkit.FmtMs(b.CardMs), b.SQLInCard)
 		p("    JSON encode             %s", benchkit.FmtMs(b.EncodeMs))
 		p("    bare SELECT 1           %s  (one round trip through the same pool)", benchkit.FmtMs(b.SQLRoundTripMs))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	"gorm.io/gorm"
 
 	"github.com/keycare/keycare"
@@ -316,6 +317,9 @@ func Statements(db *gorm.DB, q Query) ([]Statement, error) {
 // days that have at least one measured request. Averages, percentiles and
 // percentages are rounded to 2 decimals.
 //
+// It reads through db's connection pool, never through a transaction db
+// may be in: call it with the database's handle.
+//
 // The times compared are q's bounds in UTC: SQLite compares times as text,
 // which orders correctly only when both sides are written in the same zone,
 // and Keycare writes UTC.
@@ -346,7 +350,8 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 		}
 		return nil
 	}
-	if db.Dialector.Name() == "postgres" && q.GroupBy != GroupNone {
+	if db.Dialector.Name() == "postgres" && q.GroupBy != GroupNone && parallel.TryAcquire(1) {
+		defer parallel.Release(1)
 		err = runParallel(ctx, sqlDB, lanes(stmts), runOne)
 	} else {
 		err = runSerial(ctx, sqlDB, db.Dialector.Name(), stmts, runOne)
@@ -356,6 +361,14 @@ func Support(ctx context.Context, db *gorm.DB, q Query) (*Report, error) {
 	}
 	return res.report(q), nil
 }
+
+// parallel bounds the reports running on two connections at once. Each
+// holds its first connection while it waits for the second, so without a
+// bound enough simultaneous reports could hold the whole pool and wait on
+// each other; past the bound a report runs on one connection instead.
+var parallel = semaphore.NewWeighted(parallelReports)
+
+const parallelReports = 4
 
 // lanes splits a grouped report's statements between two connections so
 // that both take about as long: the group clocks alone, the rest together.
@@ -409,7 +422,9 @@ func runSerial(ctx context.Context, db *sql.DB, dialect string, stmts []Statemen
 	if dialect == "postgres" {
 		tx, err = beginPostgres(ctx, db, "")
 	} else {
-		tx, err = db.BeginTx(ctx, nil) // a SQLite transaction reads one snapshot
+		// A SQLite transaction reads one snapshot; read-only, it begins
+		// deferred, taking no write lock (the DSN makes others immediate).
+		tx, err = db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	}
 	if err != nil {
 		return err

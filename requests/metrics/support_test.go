@@ -743,3 +743,28 @@ func TestSupportReadsOneSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// When every slot for a report on two connections is taken, a grouped
+// report runs on one connection instead, with the same numbers.
+func TestSupportWithoutAParallelSlot(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *database.DB) {
+		seed(t, db.Gorm)
+		ctx := context.Background()
+		q := Query{From: from, To: to, GroupBy: GroupManager}
+		want, err := Support(ctx, db.Gorm, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := parallel.Acquire(ctx, parallelReports); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Support(ctx, db.Gorm, q)
+		parallel.Release(parallelReports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := asJSON(t, got), asJSON(t, want); g != w {
+			t.Errorf("on one connection\n%s\non two\n%s", g, w)
+		}
+	})
+}
