@@ -342,3 +342,14 @@ func routeLabel(c echo.Context) string {
 	}
 	return "unmatched"
 }
+
+// HTTPServer is the http.Server `keycare serve` runs h with: bounded header,
+// body and idle times, errors logged at warn. The load tools serve the API
+// with it too, so they measure what production runs.
+func HTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

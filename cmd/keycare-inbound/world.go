@@ -291,11 +291,7 @@ func setup(ctx context.Context, o options, rep *Report) (*world, error) {
 		return w, err
 	}
 	w.apiURL = "http://" + ln.Addr().String()
-	w.http = &http.Server{
-		Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	w.http = api.HTTPServer(srv.Handler(), log)
 	label(ctx, "keycare API (HTTP server)", func(context.Context) {
 		go func() { _ = w.http.Serve(ln) }()
 	})

@@ -19,9 +19,7 @@ import (
 	"fmt"
 	"github.com/keycare/keycare/internal/benchkit"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,7 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"gorm.io/gorm"
@@ -206,27 +203,19 @@ func run(ctx context.Context, o options) (*Report, error) {
 		Log: apiLog, Accounts: store, Team: teamSvc, Audit: audit.NewLog(db.Gorm), Ready: db.Ping, Registry: reg,
 	})
 	cardH := benchkit.NewTimedHandler(apiSrv.Handler())
-	apiURL, closeAPI, err := serve(cardH, quiet)
+	apiURL, closeAPI, err := benchkit.Serve(cardH, quiet)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAPI()
 
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
-	helloH := benchkit.NewTimedHandler(e)
-	helloURL, closeHello, err := serve(helloH, quiet)
+	helloH, helloURL, closeHello, err := benchkit.Hello(quiet)
 	if err != nil {
 		return nil, err
 	}
 	defer closeHello()
 
-	client := &http.Client{Timeout: o.Timeout, Transport: &http.Transport{
-		Proxy: nil, MaxIdleConns: 0, MaxIdleConnsPerHost: 10000, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
-		DisableCompression: true, ForceAttemptHTTP2: false,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}}
+	client := benchkit.Client(o.Timeout)
 
 	token := func(i int) string {
 		if o.As == "manager" {
@@ -253,7 +242,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 
 	// Sanity: one card before loading anything.
-	if err := checkOne(ctx, client, cardReq(0, rand.New(rand.NewPCG(1, 2)))); err != nil {
+	if err := benchkit.Check(ctx, client, cardReq(0, rand.New(rand.NewPCG(1, 2))), verifyCard); err != nil {
 		return nil, fmt.Errorf("first card request: %w", err)
 	}
 
@@ -319,25 +308,6 @@ func run(ctx context.Context, o options) (*Report, error) {
 	}
 	rep.Elapsed = time.Since(began)
 	return rep, nil
-}
-
-// serve starts h on 127.0.0.1:0 with the http.Server settings of `keycare serve`.
-func serve(h http.Handler, log *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }
 
 // sqlTrace counts every SQL statement gorm sends (one atomic add each) and,
@@ -448,22 +418,6 @@ func verifyCard(b []byte) error {
 		return errors.New(strings.Join(bad, ", "))
 	}
 	return nil
-}
-
-func checkOne(ctx context.Context, c *http.Client, r *http.Request) error {
-	resp, err := c.Do(r.WithContext(ctx))
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	return verifyCard(b)
 }
 
 // Breakdown is the median cost of each step of one card, called one at a

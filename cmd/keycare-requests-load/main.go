@@ -25,7 +25,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,7 +36,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -275,27 +273,19 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 		},
 	})
 	apiH := benchkit.NewTimedHandler(apiSrv.Handler())
-	apiURL, closeAPI, err := serve(apiH, quiet)
+	apiURL, closeAPI, err := benchkit.Serve(apiH, quiet)
 	if err != nil {
 		return nil, err
 	}
 	defer closeAPI()
 
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/hello", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
-	helloH := benchkit.NewTimedHandler(e)
-	helloURL, closeHello, err := serve(helloH, quiet)
+	helloH, helloURL, closeHello, err := benchkit.Hello(quiet)
 	if err != nil {
 		return nil, err
 	}
 	defer closeHello()
 
-	client := &http.Client{Timeout: o.Timeout, Transport: &http.Transport{
-		Proxy: nil, MaxIdleConns: 0, MaxIdleConnsPerHost: 10000, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
-		DisableCompression: true, ForceAttemptHTTP2: false,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}}
+	client := benchkit.Client(o.Timeout)
 
 	get := func(path, token string) *http.Request {
 		r, _ := http.NewRequest(http.MethodGet, apiURL+path, nil)
@@ -350,7 +340,7 @@ func run(ctx context.Context, o options) (_ *Report, err error) {
 		{"queue", queueReq(0, nil), verifyQueue}, {"breached", breachedReq(0, nil), verifyBreached},
 		{"metrics", metricsReq(0, nil), verifyMetrics(false)}, {"metrics by manager", metricsMgrReq(0, nil), verifyMetrics(true)},
 	} {
-		if err := checkOne(ctx, client, c.req, c.verify); err != nil {
+		if err := benchkit.Check(ctx, client, c.req, c.verify); err != nil {
 			return nil, fmt.Errorf("first %s request: %w", c.name, err)
 		}
 	}
@@ -519,41 +509,6 @@ func explainAll(ctx context.Context, db *database.DB, ds *dataset, o options) []
 		out = append(out, explain(ctx, db.SQL, j.name, qs[len(qs)-1], o.ExplainRuns))
 	}
 	return out
-}
-
-// serve starts h on 127.0.0.1:0 with the http.Server settings of `keycare serve`.
-func serve(h http.Handler, log *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
-}
-
-func checkOne(ctx context.Context, c *http.Client, r *http.Request, verify func([]byte) error) error {
-	resp, err := c.Do(r.WithContext(ctx))
-	if err != nil {
-		return err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
-	}
-	return verify(b)
 }
 
 // queuePage is what the queue checks read of a page of requests.

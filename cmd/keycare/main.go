@@ -210,11 +210,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (KEYCARE_ADDR): %w", m.Config.Addr, err)
 	}
-	m.http = &http.Server{
-		Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
-	}
+	m.http = api.HTTPServer(m.API.Handler(), m.Log)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.listener) }()
 	if m.Telegram != nil {

@@ -125,44 +125,14 @@ func CPUSince(before, after map[string]int64) int64 {
 	return n
 }
 
-// PostgresSched sums the PostgreSQL backends connected to database db (their
-// process title is "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE"). Backends that exit
-// between two snapshots are lost; the pool keeps its connections open.
+// PostgresSched sums the PostgreSQL backends connected to database db, and
+// their parallel workers (see postgresBackends). Backends that exit between
+// two snapshots are lost; the pool keeps its connections open.
 func PostgresSched(db string) Sched {
 	var s Sched
-	if db == "" {
-		return s
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		if c := p.Name()[0]; c < '0' || c > '9' {
-			continue
-		}
-		comm, err := os.ReadFile("/proc/" + p.Name() + "/comm")
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		cmd, err := os.ReadFile("/proc/" + p.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		// "postgres: [CLUSTER: ]USER DB HOST(PORT) STATE"
-		f := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
-		if len(f) > 0 && f[0] == "postgres:" {
-			f = f[1:]
-		} else {
-			continue
-		}
-		if len(f) > 0 && strings.HasSuffix(f[0], ":") {
-			f = f[1:]
-		}
-		if len(f) < 2 || f[1] != db {
-			continue
-		}
-		if x, ok := readSched("/proc/" + p.Name() + "/schedstat"); ok {
-			s.Run += x.Run
-			s.Wait += x.Wait
-		}
+	for _, x := range postgresBackends(db) {
+		s.Run += x.Run
+		s.Wait += x.Wait
 	}
 	return s
 }
